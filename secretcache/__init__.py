@@ -1,0 +1,61 @@
+"""secretcache: a fast, correct, rotation-aware cache for AWS Secrets Manager secrets.
+
+Read ``README.md`` for the manual; the public names are re-exported here.
+"""
+
+from ._cache import SecretCache, default_cache
+from ._models import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    CacheStats,
+    RotationEvent,
+    Secret,
+    SecretMetadata,
+)
+from ._redact import install_log_scrubber, remove_log_scrubber
+from ._source import BotocoreSource, SecretSource
+from ._version import __version__
+from .decorators import inject_secret
+from .exceptions import (
+    InvalidSecretRequestError,
+    SecretAccessDeniedError,
+    SecretCacheError,
+    SecretCredentialsError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretFieldError,
+    SecretFormatError,
+    SecretNotFoundError,
+    SecretsManagerThrottledError,
+    SecretsManagerUnavailableError,
+)
+
+__all__ = [
+    "AWSCURRENT",
+    "AWSPENDING",
+    "AWSPREVIOUS",
+    "BotocoreSource",
+    "CacheStats",
+    "InvalidSecretRequestError",
+    "RotationEvent",
+    "Secret",
+    "SecretAccessDeniedError",
+    "SecretCache",
+    "SecretCacheError",
+    "SecretCredentialsError",
+    "SecretDecryptionError",
+    "SecretDeletedError",
+    "SecretFieldError",
+    "SecretFormatError",
+    "SecretMetadata",
+    "SecretNotFoundError",
+    "SecretSource",
+    "SecretsManagerThrottledError",
+    "SecretsManagerUnavailableError",
+    "__version__",
+    "default_cache",
+    "inject_secret",
+    "install_log_scrubber",
+    "remove_log_scrubber",
+]

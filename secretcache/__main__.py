@@ -1,0 +1,5 @@
+"""Run the secretcache command: ``python -m secretcache``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,445 @@
+"""SecretCache: the store, a source and parsing joined, with rotation detection."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import _parse
+from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret
+from ._source import BotocoreSource, SecretSource
+from ._store import Entry, Load, Store
+from ._validate import (
+    check_callable,
+    check_fraction,
+    check_seconds,
+    check_secret_id,
+    check_size,
+    check_stage,
+    check_version_id,
+    env_seconds,
+)
+from .exceptions import (
+    SecretAccessDeniedError,
+    SecretCacheError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretFormatError,
+    SecretNotFoundError,
+)
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from ._refresher import RefreshAhead
+
+__all__ = ["RotationCallback", "SecretCache", "default_cache"]
+
+log = logging.getLogger("secretcache")
+
+RotationCallback = Callable[[RotationEvent], object]
+# (secret_id, version_stage, version_id): exactly one of the last two is None, so a
+# stage label and a VersionId can never collide, and AWSPREVIOUS never answers for
+# AWSCURRENT.
+Key = tuple[str, "str | None", "str | None"]
+
+DEFAULT_TTL = 300.0
+# rotation_candidate() re-asks Secrets Manager at most this often per secret, so a
+# tight loop of failing logins cannot turn into a tight loop of API calls.
+RECHECK_INTERVAL = 1.0
+
+
+def _key(secret_id: str, version_stage: str, version_id: str | None) -> Key:
+    return (secret_id, version_stage, None) if version_id is None else (secret_id, None, version_id)
+
+
+class SecretCache:
+    """A TTL cache of Secrets Manager secrets, keyed by secret and stage or VersionId.
+
+    Fresh reads come from memory with no lock and no API call; an expired entry is
+    revalidated by one caller while the others keep reading it (within ``max_stale``);
+    a changed VersionId behind a stage is a rotation, reported to ``on_rotation``.
+    """
+
+    def __init__(
+        self,
+        client: SecretsManagerClient | None = None,
+        session: boto3.Session | None = None,
+        *,
+        ttl: float | None = None,
+        jitter: float = 0.1,
+        max_size: int = 1024,
+        max_stale: float | None = 900.0,
+        revalidate: Literal["get", "describe"] = "get",
+        clock: Callable[[], float] = time.monotonic,
+        on_rotation: RotationCallback | None = None,
+        refresh_ahead: bool = False,
+        source: SecretSource | None = None,
+    ) -> None:
+        if sum(x is not None for x in (client, session, source)) > 1:
+            raise TypeError("pass at most one of client, session and source")
+        if ttl is None:
+            ttl = env_seconds("SECRETCACHE_TTL", DEFAULT_TTL)
+        checked_ttl = check_seconds("ttl", ttl)
+        assert checked_ttl is not None
+        if revalidate not in ("get", "describe"):
+            raise ValueError(f"revalidate must be 'get' or 'describe', not {revalidate!r}")
+        if not isinstance(refresh_ahead, bool):
+            raise TypeError("refresh_ahead must be a bool")
+        self._ttl = checked_ttl
+        self._revalidate = revalidate
+        self._clock = check_callable("clock", clock)
+        self._source: SecretSource = source or BotocoreSource(client, session)
+        self._store: Store[Key, Secret] = Store(
+            ttl=checked_ttl,
+            jitter=check_fraction("jitter", jitter),
+            max_size=check_size("max_size", max_size),
+            max_stale=check_seconds("max_stale", max_stale, allow_none=True),
+            clock=self._clock,
+            on_replace=self._replaced,
+        )
+        self._callbacks: list[RotationCallback] = []
+        if on_rotation is not None:
+            self.on_rotation(on_rotation)
+        self._counter_lock = threading.Lock()
+        self._api_calls: dict[str, int] = {}
+        self._rotations = 0
+        self._describe_denied: set[str] = set()
+        self._refresher: RefreshAhead | None = None
+        if refresh_ahead:
+            from ._refresher import RefreshAhead
+
+            self._refresher = RefreshAhead(self)
+        _register_snapstart(self)
+
+    # -- reads ------------------------------------------------------------------------
+    def get_secret(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> Secret:
+        """Return the secret's version for a stage (or a VersionId), from memory if fresh."""
+        # The hit path is inlined here and in get_secret_string: no lock, one dict probe.
+        key = (
+            (secret_id, version_stage, None)
+            if version_id is None
+            else (secret_id, None, version_id)
+        )
+        entry = self._store.data.get(key)
+        if entry is not None and self._clock() < entry.fresh_until:
+            entry.referenced = True
+            self._store.count_hit()
+            return entry.value
+        return self._entry(secret_id, version_stage, version_id).value
+
+    def get_secret_string(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> str:
+        """Return the SecretString (SecretFormatError if the secret is binary)."""
+        key = (
+            (secret_id, version_stage, None)
+            if version_id is None
+            else (secret_id, None, version_id)
+        )
+        entry = self._store.data.get(key)
+        if entry is not None and self._clock() < entry.fresh_until:
+            value = entry.value.secret_string
+            if value is not None:
+                entry.referenced = True
+                self._store.count_hit()
+                return value
+        return _parse.as_string(self._entry(secret_id, version_stage, version_id).value)
+
+    def get_secret_binary(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> bytes:
+        """Return the SecretBinary (or the SecretString as UTF-8 bytes)."""
+        return _parse.as_binary(self._entry(secret_id, version_stage, version_id).value)
+
+    def get_secret_json(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> Any:
+        """Return the SecretString parsed as JSON: a fresh copy the caller may mutate."""
+        entry = self._entry(secret_id, version_stage, version_id)
+        return _copy(entry, self._parsed(entry))
+
+    def get_secret_field(
+        self,
+        secret_id: str,
+        field: str,
+        version_stage: str = AWSCURRENT,
+        *,
+        version_id: str | None = None,
+    ) -> Any:
+        """Return one field of the secret's JSON object (SecretFieldError if missing)."""
+        if not isinstance(field, str):
+            raise TypeError(f"field must be a str, not {type(field).__name__}")
+        entry = self._entry(secret_id, version_stage, version_id)
+        return _copy(entry, _parse.field_of(entry.value, self._parsed(entry), field))
+
+    def _entry(self, secret_id: str, version_stage: str, version_id: str | None) -> Entry[Secret]:
+        key = _key(secret_id, version_stage, version_id)
+        try:
+            entry = self._store.lookup(key)
+        except TypeError:
+            entry = None  # an unhashable argument: let the checks below explain it
+        if entry is not None:
+            return entry
+        self._check(secret_id, version_stage, version_id)
+        return self._get(key)
+
+    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        try:
+            return self._store.get(key, self._loader(key), force=force)
+        except SecretCacheError as exc:
+            if isinstance(
+                exc, (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
+            ):
+                # Revoked, deleted or undecryptable: that goes for every stage we hold.
+                self._store.invalidate(lambda k: k[0] == key[0] and k != key)
+            raise
+
+    @staticmethod
+    def _check(secret_id: Any, version_stage: Any, version_id: Any) -> None:
+        check_secret_id(secret_id)
+        if version_id is not None:
+            check_version_id(version_id)
+        else:
+            check_stage(version_stage)
+
+    def _parsed(self, entry: Entry[Secret]) -> Any:
+        cached = entry.parsed
+        version_id = entry.value.version_id
+        if isinstance(cached, tuple) and cached[0] == version_id:
+            return cached[1]
+        parsed = _parse.parse_json(entry.value)
+        entry.parsed = (version_id, parsed)
+        return parsed
+
+    # -- loading ----------------------------------------------------------------------
+    def _count(self, operation: str) -> None:
+        with self._counter_lock:
+            self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
+
+    def _fetch(self, secret_id: str, stage: str | None, version_id: str | None) -> Secret:
+        self._count("GetSecretValue")
+        return self._source.get_secret_value(secret_id, version_stage=stage, version_id=version_id)
+
+    def _loader(self, key: Key) -> Callable[[Secret | None], Load[Secret]]:
+        secret_id, stage, version_id = key
+
+        def load(previous: Secret | None) -> Load[Secret]:
+            if stage is None:
+                return Load(self._fetch(secret_id, None, version_id))
+            if (
+                previous is not None
+                and self._revalidate == "describe"
+                and secret_id not in self._describe_denied
+            ):
+                described = self._describe(secret_id, stage, previous)
+                if described is not None:
+                    return described
+            fetched = self._fetch(secret_id, stage, None)
+            if previous is not None and fetched == previous:
+                return Load(previous)  # same version: keep the object and its parsed JSON
+            return Load(fetched)
+
+        return load
+
+    def _describe(self, secret_id: str, stage: str, previous: Secret) -> Load[Secret] | None:
+        """Revalidate with DescribeSecret; None means 'fall back to GetSecretValue'."""
+        self._count("DescribeSecret")
+        try:
+            meta = self._source.describe_secret(secret_id)
+        except SecretAccessDeniedError:
+            # Least privilege: no DescribeSecret grant. Stop asking, for good, quietly.
+            self._describe_denied.add(secret_id)
+            return None
+        if meta.deleted:
+            raise SecretDeletedError(
+                "the secret is scheduled for deletion",
+                secret_id=secret_id,
+                version_stage=stage,
+                code="InvalidRequestException",
+            )
+        current = meta.version_for_stage(stage)
+        if current is None:
+            raise SecretNotFoundError(
+                f"no version of the secret carries the stage {stage!r}",
+                secret_id=secret_id,
+                version_stage=stage,
+                code="ResourceNotFoundException",
+            )
+        if current == previous.version_id:
+            return Load(previous, meta.rotates_in)
+        return Load(self._fetch(secret_id, None, current), meta.rotates_in)
+
+    def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
+        secret_id, stage, _ = key
+        if old is None or stage is None or old.version_id == new.version_id:
+            return
+        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
+        with self._counter_lock:
+            self._rotations += 1
+        # Other stages of this secret moved too (AWSCURRENT became AWSPREVIOUS):
+        # revalidate them on their next read, serving them meanwhile.
+        self._store.expire(lambda k: k[0] == secret_id and k != key, servable=True)
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("on_rotation callback %r failed for %s", callback, secret_id)
+
+    # -- control ----------------------------------------------------------------------
+    def on_rotation(self, callback: RotationCallback) -> RotationCallback:
+        """Register ``callback(RotationEvent)``; return it, so this works as a decorator."""
+        self._callbacks.append(check_callable("callback", callback))
+        return callback
+
+    def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
+        """Fetch now (joining a fetch in flight); return True if the version changed."""
+        self._check(secret_id, version_stage, None)
+        key = _key(secret_id, version_stage, None)
+        before = self._store.data.get(key)
+        old_version = before.value.version_id if before is not None else None
+        entry = self._get(key, force=True)
+        return old_version is not None and entry.value.version_id != old_version
+
+    def invalidate(self, secret_id: str | None = None) -> None:
+        """Forget one secret (all its stages and versions), or everything."""
+        if secret_id is None:
+            self._store.invalidate()
+            return
+        check_secret_id(secret_id)
+        self._store.invalidate(lambda k: k[0] == secret_id)
+
+    def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
+        """Return a version to retry with after a login failed with ``failed_version_id``.
+
+        A newer AWSCURRENT if there is one; else, during a rotation window (AWSPENDING
+        set, AWSCURRENT not yet moved), the AWSPENDING version if it differs; else
+        None. Secrets Manager is asked at most once per second per secret for this.
+        """
+        check_secret_id(secret_id)
+        if not isinstance(failed_version_id, str):
+            raise TypeError("failed_version_id must be a str")
+        current = self._recheck(_key(secret_id, AWSCURRENT, None))
+        if current is not None and current.version_id != failed_version_id:
+            return current
+        try:
+            pending = self._recheck(_key(secret_id, AWSPENDING, None))
+        except SecretNotFoundError:
+            return None  # no rotation under way
+        if pending is not None and pending.version_id != failed_version_id:
+            return pending
+        return None
+
+    def _recheck(self, key: Key) -> Secret | None:
+        entry = self._store.data.get(key)
+        if entry is not None and self._clock() - entry.loaded_at < RECHECK_INTERVAL:
+            return entry.value
+        failure_at = self._store.failed_at(key)
+        if failure_at is not None and self._clock() - failure_at < RECHECK_INTERVAL:
+            self._store.raise_failure(key)
+        return self._get(key, force=True).value
+
+    def prefetch(
+        self,
+        secret_ids: Iterable[str] | None = None,
+        *,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Mapping[str, Secret | SecretCacheError]:
+        """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
+        from ._prefetch import prefetch
+
+        return prefetch(self, secret_ids, filters)
+
+    def stats(self) -> CacheStats:
+        """Return a snapshot of the counters."""
+        store = self._store
+        with self._counter_lock:
+            api_calls = MappingProxyType(dict(self._api_calls))
+            rotations = self._rotations
+        return CacheStats(
+            hits=store.hits,
+            misses=store.misses,
+            refreshes=store.refreshes,
+            rotations=rotations,
+            stale_served=store.stale_served,
+            errors=store.errors,
+            size=len(store),
+            api_calls=api_calls,
+        )
+
+    def close(self) -> None:
+        """Stop refresh-ahead and forget every value; the cache may be used again."""
+        if self._refresher is not None:
+            self._refresher.stop()
+        self._store.invalidate()
+
+    def __enter__(self) -> SecretCache:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<SecretCache ttl={self._ttl:g}s revalidate={self._revalidate!r} "
+            f"size={len(self._store)}/{self._store.max_size}>"
+        )
+
+
+def _copy(entry: Entry[Secret], value: Any) -> Any:
+    try:
+        return _parse.copy_json(value)
+    except RecursionError:
+        raise SecretFormatError(
+            "SecretString is JSON nested too deeply to copy",
+            code="InvalidJSON",
+            secret_id=entry.value.secret_id,
+            version_id=entry.value.version_id,
+        ) from None
+
+
+def _register_snapstart(cache: SecretCache) -> None:
+    """Mark every entry stale after a Lambda SnapStart restore, if the runtime has hooks."""
+    try:
+        import snapshot_restore_py
+    except ImportError:
+        return
+    ref = weakref.ref(cache)
+
+    def after_restore() -> None:
+        alive = ref()
+        if alive is not None:
+            # A snapshot may be restored long after it was taken: don't serve its values,
+            # not even stale, before they are revalidated.
+            alive._store.expire(servable=False)
+
+    snapshot_restore_py.register_after_restore(after_restore)
+
+
+_default: SecretCache | None = None
+_default_lock = threading.Lock()
+
+
+def default_cache() -> SecretCache:
+    """Return the process-wide cache used when no cache is given (built on first use)."""
+    global _default
+    cache = _default
+    if cache is None:
+        with _default_lock:
+            if _default is None:
+                _default = SecretCache()
+            cache = _default
+    return cache

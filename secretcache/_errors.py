@@ -1,0 +1,169 @@
+"""Map botocore errors to secretcache's exception tree: the one table, used once.
+
+Classification is by error code, never by HTTP status alone (moto answers 404 where
+AWS answers 400) and never by message text where a code says enough. The one place
+text is read is InvalidRequestException, whose code covers both "scheduled for
+deletion" and other bad states: a least-privilege caller has no other signal.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from botocore import exceptions as bce
+
+from .exceptions import (
+    InvalidSecretRequestError,
+    SecretAccessDeniedError,
+    SecretCacheError,
+    SecretCredentialsError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretNotFoundError,
+    SecretsManagerThrottledError,
+    SecretsManagerUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "map_error", "mapping_errors"]
+
+#: AWS error code -> exception class. The single source of truth.
+CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
+    "ResourceNotFoundException": SecretNotFoundError,
+    "AccessDeniedException": SecretAccessDeniedError,
+    "AccessDenied": SecretAccessDeniedError,
+    "DecryptionFailure": SecretDecryptionError,
+    "InvalidParameterException": InvalidSecretRequestError,
+    "ValidationException": InvalidSecretRequestError,
+    "InvalidNextTokenException": InvalidSecretRequestError,
+    "InvalidRequestException": InvalidSecretRequestError,  # refined: see _DELETED
+    "ExpiredTokenException": SecretCredentialsError,
+    "ExpiredToken": SecretCredentialsError,
+    "UnrecognizedClientException": SecretCredentialsError,
+    "InvalidClientTokenId": SecretCredentialsError,
+    "InvalidSignatureException": SecretCredentialsError,
+    "SignatureDoesNotMatch": SecretCredentialsError,
+    "IncompleteSignature": SecretCredentialsError,
+    "MissingAuthenticationToken": SecretCredentialsError,
+    "InternalServiceError": SecretsManagerUnavailableError,
+    "InternalFailure": SecretsManagerUnavailableError,
+    "ServiceUnavailable": SecretsManagerUnavailableError,
+    "ServiceUnavailableException": SecretsManagerUnavailableError,
+    "RequestTimeout": SecretsManagerUnavailableError,
+    "RequestTimeoutException": SecretsManagerUnavailableError,
+    "ThrottlingException": SecretsManagerThrottledError,
+    "Throttling": SecretsManagerThrottledError,
+    "TooManyRequestsException": SecretsManagerThrottledError,
+    "RequestLimitExceeded": SecretsManagerThrottledError,
+    "ProvisionedThroughputExceededException": SecretsManagerThrottledError,
+}
+
+#: botocore client-side error type -> exception class; the most specific base wins.
+BOTOCORE_TABLE: Mapping[type[Exception], type[SecretCacheError]] = {
+    bce.NoCredentialsError: SecretCredentialsError,
+    bce.PartialCredentialsError: SecretCredentialsError,
+    bce.CredentialRetrievalError: SecretCredentialsError,
+    bce.NoRegionError: SecretCredentialsError,
+    bce.NoAuthTokenError: SecretCredentialsError,
+    bce.TokenRetrievalError: SecretCredentialsError,
+    bce.SSOTokenLoadError: SecretCredentialsError,
+    bce.ParamValidationError: InvalidSecretRequestError,
+    bce.EndpointConnectionError: SecretsManagerUnavailableError,
+    bce.ConnectionError: SecretsManagerUnavailableError,
+    bce.ConnectTimeoutError: SecretsManagerUnavailableError,
+    bce.ReadTimeoutError: SecretsManagerUnavailableError,
+    bce.HTTPClientError: SecretsManagerUnavailableError,
+    bce.ResponseStreamingError: SecretsManagerUnavailableError,
+}
+
+# InvalidRequestException is also what a soft-deleted secret answers (AWS: "marked for
+# deletion", moto: "marked deleted"); the code alone cannot tell them apart.
+_DELETED = re.compile(r"marked (for )?delet|scheduled for deletion", re.IGNORECASE)
+# moto wraps IAM denials as Code "403" with an XML body; the real code is inside.
+_XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.DOTALL)
+
+
+def _class_for_status(status: int | None) -> type[SecretCacheError]:
+    if status == 403:
+        return SecretAccessDeniedError
+    if status == 429:
+        return SecretsManagerThrottledError
+    if status is not None and status >= 500:
+        return SecretsManagerUnavailableError
+    return SecretCacheError
+
+
+def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretCacheError:
+    response: Mapping[str, Any] = exc.response or {}
+    error: Mapping[str, Any] = response.get("Error") or {}
+    meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    status = meta.get("HTTPStatusCode")
+    inner = _XML_CODE.search(message)
+    if inner:
+        code = inner.group(1)
+        found = _XML_MESSAGE.search(message)
+        message = found.group(1) if found else message
+    cls = CODE_TABLE.get(code)
+    if cls is None:
+        cls = _class_for_status(status if isinstance(status, int) else None)
+    if code == "InvalidRequestException" and _DELETED.search(message):
+        cls = SecretDeletedError
+    return cls(
+        message or code or "unknown error",
+        code=code or None,
+        status_code=status if isinstance(status, int) else None,
+        request_id=meta.get("RequestId"),
+        operation=getattr(exc, "operation_name", None),
+        **context,
+    )
+
+
+def map_error(
+    exc: BaseException,
+    *,
+    secret_id: str | None = None,
+    version_stage: str | None = None,
+    version_id: str | None = None,
+) -> SecretCacheError | None:
+    """Return the secretcache error for a botocore error, or None for anything else."""
+    context: dict[str, Any] = {
+        "secret_id": secret_id,
+        "version_stage": version_stage,
+        "version_id": version_id,
+    }
+    if isinstance(exc, bce.ClientError):
+        return _from_client_error(exc, context)
+    if isinstance(exc, bce.BotoCoreError):
+        for klass in type(exc).__mro__:
+            target = BOTOCORE_TABLE.get(klass)
+            if target is not None:
+                break
+        else:
+            target = SecretCacheError
+        return target(str(exc), code=type(exc).__name__, **context)
+    return None
+
+
+@contextmanager
+def mapping_errors(
+    *,
+    secret_id: str | None = None,
+    version_stage: str | None = None,
+    version_id: str | None = None,
+) -> Iterator[None]:
+    """Re-raise botocore errors raised inside the block as secretcache errors."""
+    try:
+        yield
+    except (bce.ClientError, bce.BotoCoreError) as exc:
+        mapped = map_error(
+            exc, secret_id=secret_id, version_stage=version_stage, version_id=version_id
+        )
+        assert mapped is not None
+        raise mapped from exc

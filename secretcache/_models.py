@@ -1,0 +1,111 @@
+"""Value objects: Secret, SecretMetadata, RotationEvent, CacheStats, and the stage names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+__all__ = [
+    "AWSCURRENT",
+    "AWSPENDING",
+    "AWSPREVIOUS",
+    "CacheStats",
+    "RotationEvent",
+    "Secret",
+    "SecretMetadata",
+]
+
+AWSCURRENT: Final = "AWSCURRENT"
+AWSPENDING: Final = "AWSPENDING"
+AWSPREVIOUS: Final = "AWSPREVIOUS"
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=True)
+class Secret:
+    """One version of a secret, as read from Secrets Manager.
+
+    Exactly one of ``secret_string`` and ``secret_binary`` is set. ``repr`` and ``str``
+    never show either: read them (or ``value``) explicitly.
+    """
+
+    secret_id: str
+    name: str
+    arn: str
+    version_id: str
+    version_stages: tuple[str, ...]
+    created_date: datetime | None
+    secret_string: str | None = field(default=None, compare=True)
+    secret_binary: bytes | None = field(default=None, compare=True)
+
+    @property
+    def value(self) -> str | bytes:
+        """Return the SecretString, or the SecretBinary when there is no string."""
+        if self.secret_string is not None:
+            return self.secret_string
+        return self.secret_binary if self.secret_binary is not None else b""
+
+    @property
+    def is_binary(self) -> bool:
+        """Return True when the secret holds SecretBinary rather than SecretString."""
+        return self.secret_string is None
+
+    def __repr__(self) -> str:
+        kind = "binary" if self.is_binary else "string"
+        return (
+            f"Secret(name={self.name!r}, version_id={self.version_id!r}, "
+            f"version_stages={list(self.version_stages)!r}, value=<{kind}, redacted>)"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMetadata:
+    """What DescribeSecret tells about a secret: never a value."""
+
+    name: str
+    arn: str
+    version_ids_to_stages: Mapping[str, tuple[str, ...]]
+    #: Seconds from the response's own Date to NextRotationDate (server clock, no skew).
+    rotates_in: float | None = None
+    deleted: bool = False
+    rotation_enabled: bool = False
+    next_rotation_date: datetime | None = None
+    last_rotated_date: datetime | None = None
+    deleted_date: datetime | None = None
+    kms_key_id: str | None = None
+
+    def version_for_stage(self, stage: str) -> str | None:
+        """Return the VersionId that carries ``stage``, or None."""
+        for version_id, stages in self.version_ids_to_stages.items():
+            if stage in stages:
+                return version_id
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationEvent:
+    """The VersionId behind a stage changed: the cache now serves the new version."""
+
+    secret_id: str
+    version_stage: str
+    old_version_id: str
+    new_version_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """A snapshot of a cache's counters (monotonic since the cache was built)."""
+
+    hits: int
+    misses: int
+    refreshes: int
+    rotations: int
+    stale_served: int
+    errors: int
+    size: int
+    api_calls: Mapping[str, int]

@@ -1,0 +1,95 @@
+"""Turn a Secret into text, bytes, parsed JSON or one field, with value-free errors."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import SecretFieldError, SecretFormatError
+
+if TYPE_CHECKING:
+    from ._models import Secret
+
+__all__ = ["as_binary", "as_string", "copy_json", "field_of", "parse_json"]
+
+
+def _context(secret: Secret) -> dict[str, Any]:
+    return {"secret_id": secret.secret_id, "version_id": secret.version_id}
+
+
+def as_string(secret: Secret) -> str:
+    """Return the SecretString, or raise SecretFormatError for a binary secret."""
+    if secret.secret_string is None:
+        raise SecretFormatError(
+            "the secret holds SecretBinary, not SecretString: use get_secret_binary()",
+            code="SecretIsBinary",
+            **_context(secret),
+        )
+    return secret.secret_string
+
+
+def as_binary(secret: Secret) -> bytes:
+    """Return the SecretBinary, or the SecretString encoded as UTF-8."""
+    if secret.secret_binary is not None:
+        return secret.secret_binary
+    return as_string(secret).encode("utf-8")
+
+
+def parse_json(secret: Secret) -> Any:
+    """Parse the SecretString as JSON; errors say where, never what (no value text)."""
+    text = as_string(secret)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Not chained: JSONDecodeError keeps the whole document in ``exc.doc``.
+        raise SecretFormatError(
+            f"SecretString is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            code="InvalidJSON",
+            **_context(secret),
+        ) from None
+    except RecursionError:
+        raise SecretFormatError(
+            "SecretString is JSON nested too deeply to parse",
+            code="InvalidJSON",
+            **_context(secret),
+        ) from None
+
+
+def field_of(secret: Secret, parsed: Any, field: str) -> Any:
+    """Return one field of a parsed JSON object."""
+    if not isinstance(parsed, dict):
+        raise SecretFormatError(
+            f"SecretString is a JSON {_json_kind(parsed)}, not an object: it has no fields",
+            code="NotJSONObject",
+            **_context(secret),
+        )
+    try:
+        return parsed[field]
+    except KeyError:
+        raise SecretFieldError(
+            f"the secret's JSON object has no field {field!r}",
+            code="MissingField",
+            **_context(secret),
+        ) from None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def copy_json(value: Any) -> Any:
+    """Return a deep copy of parsed JSON (dicts and lists; everything else is immutable)."""
+    # Far cheaper than copy.deepcopy: JSON holds no cycles and no custom types.
+    if isinstance(value, dict):
+        return {k: copy_json(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value

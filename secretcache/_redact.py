@@ -1,0 +1,113 @@
+"""Scrub secret values from botocore's DEBUG log records.
+
+botocore logs every request's params (``botocore.endpoint``) and every response body
+(``botocore.parsers``) at DEBUG, so an application that turns DEBUG on would log each
+SecretString it reads. A filter on those loggers rewrites such records before any
+handler sees them. It changes no logging level. Opt out with ``remove_log_scrubber()``
+or the environment variable ``SECRETCACHE_SCRUB_LOGS=0`` (read when it would install).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+__all__ = ["install_log_scrubber", "remove_log_scrubber"]
+
+_SCRUBBED_LOGGERS = (
+    "botocore.endpoint",
+    "botocore.parsers",
+    "aiobotocore.endpoint",
+    "aiobotocore.parsers",
+)
+_SECRET_KEYS = frozenset({"SecretString", "SecretBinary"})
+_MARKERS = tuple(k.encode() for k in _SECRET_KEYS)
+_REDACTED = "<redacted by secretcache>"
+_lock = threading.Lock()
+# Logging is process-wide, so is the opt-out: once removed, later clients don't re-add it.
+_opted_out = False
+
+
+def _scrub_json(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: (_REDACTED if k in _SECRET_KEYS else _scrub_json(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_scrub_json(v) for v in node]
+    return node
+
+
+def _scrub_text(value: str | bytes) -> str | bytes:
+    raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    if not any(m in raw for m in _MARKERS):
+        return value
+    try:
+        cleaned = json.dumps(_scrub_json(json.loads(raw)))
+    except (ValueError, RecursionError):
+        # Not JSON we can walk: drop it whole rather than guess at its edges.
+        return _REDACTED
+    return cleaned.encode() if isinstance(value, bytes) else cleaned
+
+
+def _scrub_arg(arg: Any) -> Any:
+    if isinstance(arg, (str, bytes, bytearray)):
+        return _scrub_text(bytes(arg) if isinstance(arg, bytearray) else arg)
+    if isinstance(arg, dict):
+        return {k: _scrub_arg(v) for k, v in arg.items()}
+    if isinstance(arg, (list, tuple)):
+        return type(arg)(_scrub_arg(v) for v in arg)
+    return arg
+
+
+class SecretValueScrubber(logging.Filter):
+    """Rewrite SecretString/SecretBinary values in a record's message and arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = _scrub_arg(record.args)
+            else:
+                record.args = tuple(_scrub_arg(a) for a in record.args)
+        elif isinstance(record.msg, (str, bytes)):
+            record.msg = _scrub_text(record.msg)
+        return True
+
+
+_FILTER = SecretValueScrubber()
+
+
+def _add_filters() -> None:
+    for name in _SCRUBBED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def auto_install() -> bool:
+    """Install the filter unless the user opted out; called when a client is set up."""
+    if os.environ.get("SECRETCACHE_SCRUB_LOGS", "1").strip().lower() in {"0", "false", "no"}:
+        return False
+    with _lock:
+        if _opted_out:
+            return False
+        _add_filters()
+    return True
+
+
+def install_log_scrubber() -> None:
+    """Install the scrubbing filter on botocore's loggers (idempotent), undoing an opt-out."""
+    global _opted_out
+    with _lock:
+        _opted_out = False
+        _add_filters()
+
+
+def remove_log_scrubber() -> None:
+    """Remove the filter for good: botocore's DEBUG records show secret values again."""
+    global _opted_out
+    with _lock:
+        _opted_out = True
+        for name in _SCRUBBED_LOGGERS:
+            logging.getLogger(name).removeFilter(_FILTER)

@@ -1,0 +1,380 @@
+"""The cache core: entries, TTL with jitter, single-flight, the stale window, backoff.
+
+It knows nothing of boto3 or of secrets: a value is loaded by a callable the caller
+passes in, exactly one caller at a time per key ("single-flight"). Reads of a fresh
+entry take no lock (``lookup``); everything else happens under one short lock that is
+never held across a load.
+
+Failure rules (see the README's failure table):
+- a *transient* error (``keeps_stale``) leaves the entry in place; it is served stale
+  until ``stale_until`` (freshness + max_stale), then the error is raised;
+- any other error drops the entry: nothing stale is served after access was revoked;
+- either way the error is remembered for a backoff step (1 s doubling to 60 s, plus
+  jitter) during which no load is attempted for that key, however hot it is.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
+
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Load", "Store"]
+
+V = TypeVar("V")
+K = TypeVar("K", bound=Hashable)
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+_BACKOFF_JITTER = 0.2  # a step lasts base*2**n times [1, 1.2): never shorter, so never busier
+
+
+class Entry(Generic[V]):
+    """A cached value with its freshness deadlines (times from the store's clock)."""
+
+    __slots__ = ("fresh_until", "loaded_at", "parsed", "referenced", "stale_until", "value")
+
+    def __init__(self, value: V, loaded_at: float, fresh_until: float, stale_until: float) -> None:
+        self.value = value
+        self.loaded_at = loaded_at
+        self.fresh_until = fresh_until
+        self.stale_until = stale_until
+        # Second-chance bit for CLOCK eviction: set on a hit without taking the lock.
+        self.referenced = False
+        # Derived data a caller may attach (parsed JSON), valid for this value only.
+        self.parsed: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Load(Generic[V]):
+    """What a loader returns: the value, and an optional cap on how long it is fresh."""
+
+    value: V
+    fresh_cap: float | None = None
+
+
+class _Failure:
+    __slots__ = ("attempts", "error", "failed_at", "retry_at")
+
+    def __init__(
+        self, error: SecretCacheError, failed_at: float, retry_at: float, attempts: int
+    ) -> None:
+        self.error = error
+        self.failed_at = failed_at
+        self.retry_at = retry_at
+        self.attempts = attempts
+
+
+class _Flight(Generic[V]):
+    __slots__ = ("done", "entry", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entry: Entry[V] | None = None
+        self.error: BaseException | None = None
+
+
+def keeps_stale(error: SecretCacheError) -> bool:
+    """Return True for errors after which a cached value may still be served."""
+    # Credentials trouble is ours, not a revocation of access to the secret.
+    return isinstance(error, (SecretsManagerUnavailableError, SecretCredentialsError))
+
+
+def fresh_copy(error: BaseException) -> BaseException:
+    """Return a copy of a remembered error, so re-raising never grows one traceback."""
+    clone = copy.copy(error)
+    clone.__cause__ = error.__cause__
+    clone.__suppress_context__ = True
+    return clone
+
+
+class Store(Generic[K, V]):
+    """A bounded map of entries with single-flight loading and failure memory."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        jitter: float,
+        max_size: int,
+        max_stale: float | None,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+        on_replace: Callable[[K, V | None, V], None] | None = None,
+    ) -> None:
+        self.ttl = ttl
+        self.jitter = jitter
+        self.max_size = max_size
+        self.max_stale = math.inf if max_stale is None else max_stale
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._on_replace = on_replace
+        self.data: dict[K, Entry[V]] = {}
+        self._failures: dict[K, _Failure] = {}
+        self._flights: dict[K, _Flight[V]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._hits = itertools.count()
+        self.misses = 0
+        self.refreshes = 0
+        self.stale_served = 0
+        self.errors = 0
+
+    # -- counters ---------------------------------------------------------------------
+    def count_hit(self) -> None:
+        """Count one read served fresh from memory (atomic, lock-free)."""
+        next(self._hits)
+
+    @property
+    def hits(self) -> int:
+        """Return the number of fresh hits so far."""
+        # itertools.count is the one lock-free atomic counter CPython offers; its repr
+        # is the only public view of its position ("count(N)").
+        return int(repr(self._hits)[6:-1])
+
+    # -- reads ------------------------------------------------------------------------
+    def lookup(self, key: K) -> Entry[V] | None:
+        """Return the entry if it is fresh now, counting a hit; never blocks."""
+        entry = self.data.get(key)
+        if entry is not None and self.clock() < entry.fresh_until:
+            entry.referenced = True
+            next(self._hits)
+            return entry
+        return None
+
+    def get(
+        self, key: K, loader: Callable[[V | None], Load[V]], *, force: bool = False
+    ) -> Entry[V]:
+        """Return a usable entry for ``key``, loading it through ``loader`` if needed.
+
+        ``force`` (an explicit refresh) loads even when the entry is fresh, joins a
+        load already in flight, and raises on failure rather than serving stale.
+        Gets (not forced) are counted as a hit or a miss.
+        """
+        with self._lock:
+            now = self.clock()
+            entry = self.data.get(key)
+            if not force and entry is not None and now < entry.fresh_until:
+                entry.referenced = True
+                next(self._hits)
+                return entry
+            if not force:
+                self.misses += 1
+            failure = self._failures.get(key)
+            flight = self._flights.get(key)
+            if flight is None and failure is not None and now < failure.retry_at:
+                # Inside a backoff step: no load, however hot the key.
+                if not force and entry is not None and now < entry.stale_until:
+                    self.stale_served += 1
+                    return entry
+                raise fresh_copy(failure.error)
+            if flight is None:
+                flight = _Flight()
+                self._flights[key] = flight
+                generation = self._generation
+                leader = True
+            else:
+                leader = False
+                if not force and entry is not None and now < entry.stale_until:
+                    # Stale-while-revalidate: someone else is already loading.
+                    self.stale_served += 1
+                    return entry
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise fresh_copy(flight.error)
+            assert flight.entry is not None
+            return flight.entry
+        return self._lead(key, loader, entry, failure, flight, generation, force)
+
+    def _lead(
+        self,
+        key: K,
+        loader: Callable[[V | None], Load[V]],
+        entry: Entry[V] | None,
+        failure: _Failure | None,
+        flight: _Flight[V],
+        generation: int,
+        force: bool,
+    ) -> Entry[V]:
+        previous = entry.value if entry is not None else None
+        try:
+            try:
+                loaded = loader(previous)
+            except SecretCacheError as exc:
+                served = self._fail(key, exc, entry, failure, force)
+                if served is None:
+                    flight.error = exc
+                    raise
+                flight.entry = served
+                return served
+            except BaseException as exc:
+                flight.error = exc
+                raise
+            new_entry = self._commit(key, loaded, generation)
+            flight.entry = new_entry
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        if self._on_replace is not None and loaded.value is not previous:
+            self._on_replace(key, previous, loaded.value)
+        return new_entry
+
+    def put(self, key: K, loaded: Load[V]) -> V:
+        """Store a value loaded elsewhere (a batch), as if ``key`` had been loaded."""
+        with self._lock:
+            old = self.data.get(key)
+            generation = self._generation
+        self._commit(key, loaded, generation)
+        previous = old.value if old is not None else None
+        if self._on_replace is not None and loaded.value is not previous:
+            self._on_replace(key, previous, loaded.value)
+        return loaded.value
+
+    def put_failure(self, key: K, error: SecretCacheError) -> None:
+        """Remember a failure learnt elsewhere (a batch), as if loading ``key`` failed."""
+        with self._lock:
+            entry = self.data.get(key)
+            failure = self._failures.get(key)
+        self._fail(key, error, entry, failure, force=True)
+
+    def _fail(
+        self,
+        key: K,
+        exc: SecretCacheError,
+        entry: Entry[V] | None,
+        failure: _Failure | None,
+        force: bool,
+    ) -> Entry[V] | None:
+        """Record a failed load; return the entry to serve stale, or None to raise."""
+        with self._lock:
+            now = self.clock()
+            self.errors += 1
+            attempts = failure.attempts + 1 if failure is not None else 0
+            step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempts)
+            step = min(BACKOFF_CAP, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
+            self._remember(key, _Failure(exc, now, now + step, attempts))
+            current = self.data.get(key)
+            if not keeps_stale(exc):
+                if current is not None:
+                    del self.data[key]
+                return None
+            if force or current is None or current is not entry:
+                return None
+            if now < current.stale_until:
+                self.stale_served += 1
+                return current
+            return None
+
+    def _remember(self, key: K, failure: _Failure) -> None:
+        failures = self._failures
+        failures.pop(key, None)
+        if len(failures) >= self.max_size:
+            # Oldest first: failure memory is bounded like the entries are.
+            del failures[next(iter(failures))]
+        failures[key] = failure
+
+    def _commit(self, key: K, loaded: Load[V], generation: int) -> Entry[V]:
+        with self._lock:
+            now = self.clock()
+            fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
+            if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
+                fresh_for = loaded.fresh_cap
+            fresh_until = now + fresh_for
+            entry: Entry[V] = Entry(loaded.value, now, fresh_until, fresh_until + self.max_stale)
+            old = self.data.get(key)
+            if old is not None:
+                self.refreshes += 1
+                entry.parsed = old.parsed  # the reader checks it matches the version
+            self._failures.pop(key, None)
+            if generation == self._generation:
+                # An invalidate() during the load wins: hand the value out, keep nothing.
+                if old is None:
+                    self._make_room()
+                self.data[key] = entry
+            return entry
+
+    def _make_room(self) -> None:
+        """Evict until there is room for one more entry (CLOCK: LRU's lock-free cousin)."""
+        data = self.data
+        while len(data) >= self.max_size:
+            key = next(iter(data))
+            entry = data.pop(key)
+            if entry.referenced:
+                entry.referenced = False
+                data[key] = entry  # second chance: to the back of the line
+            else:
+                break
+
+    # -- maintenance ------------------------------------------------------------------
+    def invalidate(self, predicate: Callable[[K], bool] | None = None) -> None:
+        """Drop entries and remembered failures (all, or those whose key matches)."""
+        with self._lock:
+            self._generation += 1
+            if predicate is None:
+                self.data.clear()
+                self._failures.clear()
+                return
+            for key in [k for k in self.data if predicate(k)]:
+                del self.data[key]
+            for key in [k for k in self._failures if predicate(k)]:
+                del self._failures[key]
+
+    def expire(self, predicate: Callable[[K], bool] | None = None, *, servable: bool) -> None:
+        """Make matching entries due for revalidation now.
+
+        With ``servable`` they stay within their stale window (others read them while
+        one caller revalidates); without, they can't be served until revalidated.
+        """
+        with self._lock:
+            now = self.clock()
+            for key, entry in self.data.items():
+                if predicate is None or predicate(key):
+                    entry.fresh_until = min(entry.fresh_until, now)
+                    if not servable:
+                        entry.stale_until = -math.inf
+
+    def due(self, lead: float) -> list[K]:
+        """Return keys whose freshness ends within ``lead`` seconds, not loading or backing off."""
+        with self._lock:
+            now = self.clock()
+            horizon = now + lead
+            return [
+                k
+                for k, e in self.data.items()
+                if e.fresh_until <= horizon
+                and k not in self._flights
+                and not (k in self._failures and now < self._failures[k].retry_at)
+            ]
+
+    def failed_at(self, key: K) -> float | None:
+        """Return when the last load of ``key`` failed, if its failure is remembered."""
+        failure = self._failures.get(key)
+        return failure.failed_at if failure is not None else None
+
+    def raise_failure(self, key: K) -> None:
+        """Raise (a copy of) the remembered failure of ``key``, if there is one."""
+        failure = self._failures.get(key)
+        if failure is not None:
+            raise fresh_copy(failure.error)
+
+    def next_deadline(self) -> float | None:
+        """Return the earliest fresh_until among entries, or None when empty."""
+        with self._lock:
+            return min((e.fresh_until for e in self.data.values()), default=None)
+
+    def keys(self) -> Iterator[K]:
+        """Iterate over a snapshot of the cached keys."""
+        with self._lock:
+            return iter(list(self.data))
+
+    def __len__(self) -> int:
+        return len(self.data)

@@ -1,0 +1,115 @@
+"""Argument checks for the public API: misuse raises plain TypeError/ValueError at once."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "check_callable",
+    "check_fraction",
+    "check_seconds",
+    "check_secret_id",
+    "check_size",
+    "check_stage",
+    "check_version_id",
+    "env_seconds",
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VERSION_ID = re.compile(r"[\x21-\x7e]{32,64}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_secret_id(secret_id: Any) -> str:
+    """Return a valid secret id (name or ARN, 1-2048 chars, no control characters)."""
+    if not isinstance(secret_id, str):
+        raise TypeError(f"secret_id must be a str, not {type(secret_id).__name__}")
+    if not secret_id.strip():
+        raise ValueError("secret_id must not be empty or whitespace")
+    if len(secret_id) > 2048:
+        raise ValueError(f"secret_id is {len(secret_id)} characters long; the maximum is 2048")
+    if _CONTROL.search(secret_id):
+        raise ValueError("secret_id must not contain control characters")
+    return secret_id
+
+
+def check_stage(stage: Any) -> str:
+    """Return a valid version stage label (1-256 chars)."""
+    if not isinstance(stage, str):
+        raise TypeError(f"version_stage must be a str, not {type(stage).__name__}")
+    if not stage or len(stage) > 256 or _CONTROL.search(stage) or stage != stage.strip():
+        raise ValueError("version_stage must be 1-256 printable characters")
+    return stage
+
+
+def check_version_id(version_id: Any) -> str:
+    """Return a valid VersionId (32-64 printable ASCII characters, no spaces)."""
+    if not isinstance(version_id, str):
+        raise TypeError(f"version_id must be a str, not {type(version_id).__name__}")
+    if not _VERSION_ID.fullmatch(version_id):
+        raise ValueError("version_id must be 32-64 printable ASCII characters without spaces")
+    return version_id
+
+
+def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> float | None:
+    """Return a finite, non-negative number of seconds (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        hint = " (use None for no bound)" if allow_none else ""
+        raise ValueError(f"{name} must be a finite number of seconds, got {number}{hint}")
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {number}")
+    return number
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Return a number in [0, 1)."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    number = float(value)
+    if not 0.0 <= number < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {number}")
+    return number
+
+
+def check_size(name: str, value: Any) -> int:
+    """Return a whole number >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def check_callable(name: str, value: Any) -> Callable[..., Any]:
+    """Return ``value`` if it can be called."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, not {type(value).__name__}")
+    return value  # type: ignore[no-any-return]
+
+
+def env_seconds(variable: str, default: float) -> float:
+    """Read a number of seconds from the environment, or return the default."""
+    raw = os.environ.get(variable)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {variable} must be a number of seconds") from None
+    checked = check_seconds(variable, number)
+    assert checked is not None
+    return checked
