@@ -7,11 +7,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
-from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret
+from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret, SecretMetadata
+from ._revalidate import Get, plan_load
 from ._source import BotocoreSource, SecretSource
 from ._store import Entry, Load, Store
 from ._validate import (
@@ -225,58 +227,36 @@ class SecretCache:
         with self._counter_lock:
             self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
 
-    def _fetch(self, secret_id: str, stage: str | None, version_id: str | None) -> Secret:
-        self._count("GetSecretValue")
-        return self._source.get_secret_value(secret_id, version_stage=stage, version_id=version_id)
-
     def _loader(self, key: Key) -> Callable[[Secret | None], Load[Secret]]:
-        secret_id, stage, version_id = key
-
         def load(previous: Secret | None) -> Load[Secret]:
-            if stage is None:
-                return Load(self._fetch(secret_id, None, version_id))
-            if (
-                previous is not None
-                and self._revalidate == "describe"
-                and secret_id not in self._describe_denied
-            ):
-                described = self._describe(secret_id, stage, previous)
-                if described is not None:
-                    return described
-            fetched = self._fetch(secret_id, stage, None)
-            if previous is not None and fetched == previous:
-                return Load(previous)  # same version: keep the object and its parsed JSON
-            return Load(fetched)
+            plan = plan_load(
+                key,
+                previous,
+                describe=self._revalidate == "describe",
+                describe_denied=self._describe_denied,
+            )
+            request = next(plan)
+            while True:
+                self._count(request.operation)
+                try:
+                    if isinstance(request, Get):
+                        result: Secret | SecretMetadata = self._source.get_secret_value(
+                            request.secret_id,
+                            version_stage=request.version_stage,
+                            version_id=request.version_id,
+                        )
+                    else:
+                        result = self._source.describe_secret(request.secret_id)
+                except SecretCacheError as exc:
+                    step = partial(plan.throw, exc)
+                else:
+                    step = partial(plan.send, result)
+                try:
+                    request = step()
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
         return load
-
-    def _describe(self, secret_id: str, stage: str, previous: Secret) -> Load[Secret] | None:
-        """Revalidate with DescribeSecret; None means 'fall back to GetSecretValue'."""
-        self._count("DescribeSecret")
-        try:
-            meta = self._source.describe_secret(secret_id)
-        except SecretAccessDeniedError:
-            # Least privilege: no DescribeSecret grant. Stop asking, for good, quietly.
-            self._describe_denied.add(secret_id)
-            return None
-        if meta.deleted:
-            raise SecretDeletedError(
-                "the secret is scheduled for deletion",
-                secret_id=secret_id,
-                version_stage=stage,
-                code="InvalidRequestException",
-            )
-        current = meta.version_for_stage(stage)
-        if current is None:
-            raise SecretNotFoundError(
-                f"no version of the secret carries the stage {stage!r}",
-                secret_id=secret_id,
-                version_stage=stage,
-                code="ResourceNotFoundException",
-            )
-        if current == previous.version_id:
-            return Load(previous, meta.rotates_in)
-        return Load(self._fetch(secret_id, None, current), meta.rotates_in)
 
     def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
         secret_id, stage, _ = key

@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 
 from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Load", "Store"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Load", "Store", "Ticket"]
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)
@@ -73,12 +73,50 @@ class _Failure:
 
 
 class _Flight(Generic[V]):
-    __slots__ = ("done", "entry", "error")
+    """A load in progress that other readers of the same key wait for."""
+
+    __slots__ = ("done", "entry", "error", "task")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.entry: Entry[V] | None = None
         self.error: BaseException | None = None
+        # The async cache keeps the loading task here so its waiters can await it.
+        self.task: object = None
+
+    def outcome(self) -> Entry[V]:
+        """Return the loaded entry, or raise (a copy of) the load's error."""
+        if self.error is not None:
+            raise fresh_copy(self.error)
+        assert self.entry is not None
+        return self.entry
+
+
+class Ticket(Generic[K, V]):
+    """The right, and the duty, to load one key: end it with succeed/fail/abandon."""
+
+    __slots__ = ("entry", "failure", "flight", "force", "generation", "key")
+
+    def __init__(
+        self,
+        key: K,
+        entry: Entry[V] | None,
+        failure: _Failure | None,
+        flight: _Flight[V],
+        generation: int,
+        force: bool,
+    ) -> None:
+        self.key = key
+        self.entry = entry
+        self.failure = failure
+        self.flight = flight
+        self.generation = generation
+        self.force = force
+
+    @property
+    def previous(self) -> V | None:
+        """Return the value being revalidated, or None for a cold key."""
+        return self.entry.value if self.entry is not None else None
 
 
 def keeps_stale(error: SecretCacheError) -> bool:
@@ -149,14 +187,15 @@ class Store(Generic[K, V]):
             return entry
         return None
 
-    def get(
-        self, key: K, loader: Callable[[V | None], Load[V]], *, force: bool = False
-    ) -> Entry[V]:
-        """Return a usable entry for ``key``, loading it through ``loader`` if needed.
+    def plan(self, key: K, *, force: bool = False) -> Entry[V] | _Flight[V] | Ticket[K, V]:
+        """Decide, under the lock, how to answer a read of ``key``.
 
-        ``force`` (an explicit refresh) loads even when the entry is fresh, joins a
-        load already in flight, and raises on failure rather than serving stale.
-        Gets (not forced) are counted as a hit or a miss.
+        Returns an entry to serve now (fresh, or stale within its window), a flight to
+        wait for (another caller is loading), or a ticket: the caller is the one that
+        loads, and must end it with ``succeed``, ``fail`` or ``abandon``. Raises the
+        remembered error inside a backoff step. ``force`` (an explicit refresh) plans a
+        load even when the entry is fresh, joins a load in flight, and never serves
+        stale. Reads that are not forced are counted as a hit or a miss.
         """
         with self._lock:
             now = self.clock()
@@ -169,64 +208,77 @@ class Store(Generic[K, V]):
                 self.misses += 1
             failure = self._failures.get(key)
             flight = self._flights.get(key)
-            if flight is None and failure is not None and now < failure.retry_at:
+            if flight is not None:
+                if not force and entry is not None and now < entry.stale_until:
+                    # Stale-while-revalidate: someone else is already loading.
+                    self.stale_served += 1
+                    return entry
+                return flight
+            if failure is not None and now < failure.retry_at:
                 # Inside a backoff step: no load, however hot the key.
                 if not force and entry is not None and now < entry.stale_until:
                     self.stale_served += 1
                     return entry
                 raise fresh_copy(failure.error)
-            if flight is None:
-                flight = _Flight()
-                self._flights[key] = flight
-                generation = self._generation
-                leader = True
-            else:
-                leader = False
-                if not force and entry is not None and now < entry.stale_until:
-                    # Stale-while-revalidate: someone else is already loading.
-                    self.stale_served += 1
-                    return entry
-        if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise fresh_copy(flight.error)
-            assert flight.entry is not None
-            return flight.entry
-        return self._lead(key, loader, entry, failure, flight, generation, force)
+            flight = _Flight()
+            self._flights[key] = flight
+            return Ticket(key, entry, failure, flight, self._generation, force)
 
-    def _lead(
-        self,
-        key: K,
-        loader: Callable[[V | None], Load[V]],
-        entry: Entry[V] | None,
-        failure: _Failure | None,
-        flight: _Flight[V],
-        generation: int,
-        force: bool,
+    def get(
+        self, key: K, loader: Callable[[V | None], Load[V]], *, force: bool = False
     ) -> Entry[V]:
-        previous = entry.value if entry is not None else None
+        """Return a usable entry for ``key``, loading it through ``loader`` if needed."""
+        planned = self.plan(key, force=force)
+        if isinstance(planned, Entry):
+            return planned
+        if isinstance(planned, _Flight):
+            planned.done.wait()
+            return planned.outcome()
         try:
-            try:
-                loaded = loader(previous)
-            except SecretCacheError as exc:
-                served = self._fail(key, exc, entry, failure, force)
-                if served is None:
-                    flight.error = exc
-                    raise
-                flight.entry = served
-                return served
-            except BaseException as exc:
-                flight.error = exc
+            loaded = loader(planned.previous)
+        except SecretCacheError as exc:
+            served = self.fail(planned, exc)
+            if served is None:
                 raise
-            new_entry = self._commit(key, loaded, generation)
-            flight.entry = new_entry
+            return served
+        except BaseException as exc:
+            self.abandon(planned, exc)
+            raise
+        return self.succeed(planned, loaded)
+
+    def succeed(self, ticket: Ticket[K, V], loaded: Load[V]) -> Entry[V]:
+        """End a load that worked: store the value, wake the waiters, report a change."""
+        try:
+            entry = self._commit(ticket.key, loaded, ticket.generation)
+            ticket.flight.entry = entry
         finally:
-            with self._lock:
-                del self._flights[key]
-            flight.done.set()
+            self._land(ticket)
+        previous = ticket.previous
         if self._on_replace is not None and loaded.value is not previous:
-            self._on_replace(key, previous, loaded.value)
-        return new_entry
+            self._on_replace(ticket.key, previous, loaded.value)
+        return entry
+
+    def fail(self, ticket: Ticket[K, V], exc: SecretCacheError) -> Entry[V] | None:
+        """End a load that failed: remember it; return an entry to serve stale, or None."""
+        try:
+            served = self._fail(ticket.key, exc, ticket.entry, ticket.failure, ticket.force)
+            if served is None:
+                ticket.flight.error = exc
+            else:
+                ticket.flight.entry = served
+        finally:
+            self._land(ticket)
+        return served
+
+    def abandon(self, ticket: Ticket[K, V], exc: BaseException) -> None:
+        """End a load that broke with something untyped (a bug, a cancellation)."""
+        ticket.flight.error = exc
+        self._land(ticket)
+
+    def _land(self, ticket: Ticket[K, V]) -> None:
+        with self._lock:
+            del self._flights[ticket.key]
+        ticket.flight.done.set()
 
     def put(self, key: K, loaded: Load[V]) -> V:
         """Store a value loaded elsewhere (a batch), as if ``key`` had been loaded."""
