@@ -1,0 +1,474 @@
+"""The ``secretcache`` command: ``demo``, ``check`` and ``get``.
+
+``check`` tells who you are and whether you can read a secret, with its metadata;
+``get`` reads one value through a ``SecretCache``, masked unless ``--reveal``. Exit
+codes: 0 readable, 1 not readable (denied, not found, deleted, ...), 2 usage or
+configuration error (bad arguments, no credentials, no region, unknown profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import textwrap
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from ._models import AWSCURRENT, AWSPENDING, AWSPREVIOUS
+from ._validate import check_secret_id, check_stage, check_version_id
+from ._version import __version__
+from .exceptions import InvalidSecretRequestError, SecretCacheError, SecretCredentialsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sts import STSClient
+
+    from ._models import Secret
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_NOT_READABLE = 1
+EXIT_USAGE = 2
+MASK = "********"
+LABEL = 14
+
+EPILOG = """\
+examples:
+  secretcache demo                          the walkthrough on an in-process moto backend
+  secretcache check prod/db                 who am I, can I read prod/db, its metadata
+  secretcache get prod/db                   metadata and a masked value
+  secretcache get prod/db --field password --reveal
+  secretcache get prod/db --stage AWSPREVIOUS --json
+  secretcache check prod/db --profile ops --region eu-west-1
+  secretcache get MySecret --endpoint-url http://127.0.0.1:5000   (moto server, LocalStack)
+
+exit codes: 0 readable, 1 not readable (denied, not found, deleted, ...),
+            2 usage or configuration error (bad arguments, no credentials or region)
+"""
+
+
+class UsageError(Exception):
+    """A bad argument or configuration: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so main() returns a code."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+# -- arguments ----------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    aws = parser.add_argument_group("AWS connection")
+    aws.add_argument("--region", help="AWS region (default: from the environment or profile)")
+    aws.add_argument("--profile", help="named profile from ~/.aws/config")
+    aws.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="endpoint for Secrets Manager and STS (VPC endpoint, moto server, LocalStack)",
+    )
+
+
+def _para(text: str) -> str:
+    return textwrap.fill(text, width=78)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command's argument parser."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="secretcache",
+        description="Read AWS Secrets Manager secrets through secretcache, and check access.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"secretcache {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="replay the classic walkthrough on an in-process moto backend",
+        description=_para(
+            "Replay the classic Secrets Manager walkthrough in-process on moto, with IAM "
+            "enforced: an authorized and an unauthorized role, the cache at work, a "
+            "rotation and a scheduled deletion. Needs the 'demo' extra (moto); never "
+            "contacts AWS."
+        ),
+        epilog="example:\n  secretcache demo --reveal",
+        formatter_class=formatter,
+    )
+    demo.add_argument("--reveal", action="store_true", help="show the secret's value")
+
+    check = commands.add_parser(
+        "check",
+        help="who am I, can I read SECRET_ID, and its metadata (never the value)",
+        description=_para(
+            "Report the caller's identity (STS GetCallerIdentity), whether it can read the "
+            "secret (GetSecretValue), and what DescribeSecret tells: ARN, versions and "
+            "stages, rotation, scheduled deletion, KMS key. Never prints the value."
+        ),
+        epilog=(
+            "examples:\n  secretcache check prod/db\n"
+            "  secretcache check arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf"
+            "\n\nexit codes: 0 readable, 1 not readable, 2 usage or configuration error"
+        ),
+        formatter_class=formatter,
+    )
+    check.add_argument("secret_id", metavar="SECRET_ID", help="secret name or ARN")
+    _common(check)
+
+    get = commands.add_parser(
+        "get",
+        help="read SECRET_ID (masked unless --reveal)",
+        description=_para(
+            "Read one version of a secret through a SecretCache and print its metadata. "
+            "The value is masked (its type and length only) unless --reveal is given."
+        ),
+        epilog=(
+            "examples:\n  secretcache get prod/db\n"
+            "  secretcache get prod/db --field password --reveal\n"
+            "  secretcache get prod/db --json --reveal | jq -r .value.username\n"
+            "  secretcache get prod/db --version-id 01234567-89ab-cdef-0123-456789abcdef"
+            "\n\nexit codes: 0 read, 1 not readable, 2 usage or configuration error"
+        ),
+        formatter_class=formatter,
+    )
+    get.add_argument("secret_id", metavar="SECRET_ID", help="secret name or ARN")
+    which = get.add_mutually_exclusive_group()
+    which.add_argument("--stage", metavar="S", help="version stage to read (default: AWSCURRENT)")
+    which.add_argument("--version-id", metavar="V", help="read this VersionId instead of a stage")
+    get.add_argument("--field", metavar="F", help="one field of the secret's JSON object")
+    get.add_argument(
+        "--json", action="store_true", help="print a JSON object (the value only with --reveal)"
+    )
+    get.add_argument("--reveal", action="store_true", help="print the value itself")
+    _common(get)
+    return parser
+
+
+def _valid(check: Callable[[Any], str], value: object) -> None:
+    """Run one of the library's argument checks; a failure is a usage error."""
+    try:
+        check(value)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+# -- AWS clients --------------------------------------------------------------------
+
+
+def _clients(args: argparse.Namespace) -> tuple[SecretsManagerClient, STSClient, str]:
+    """Build Secrets Manager and STS clients from the common options."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    except BotoCoreError as exc:  # ProfileNotFound and friends
+        raise UsageError(str(exc)) from exc
+    region = session.region_name
+    if not region:
+        raise UsageError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=5,
+        user_agent_extra=f"secretcache/{__version__} secretcache-cli",
+    )
+    sm = session.client("secretsmanager", endpoint_url=args.endpoint_url, config=config)
+    sts = session.client("sts", endpoint_url=args.endpoint_url, config=config)
+    return sm, sts, region
+
+
+# -- output -------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe_error(exc: SecretCacheError) -> str:
+    """Return a one-line description: class name, code and message (never a value)."""
+    code = f" [{exc.code}]" if exc.code else ""
+    return f"{type(exc).__name__}{code}: {_one_line(exc.message)}"
+
+
+def _exit_code(exc: SecretCacheError) -> int:
+    if isinstance(exc, SecretCredentialsError):
+        return EXIT_USAGE
+    if isinstance(exc, InvalidSecretRequestError) and exc.code == "ParamValidationError":
+        return EXIT_USAGE
+    return EXIT_NOT_READABLE
+
+
+def _row(out: TextIO, label: str, value: object) -> None:
+    print(f"{label:<{LABEL}}{value}", file=out)
+
+
+def _when(value: object) -> str:
+    if not isinstance(value, datetime):
+        return "-"
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _shape(value: object) -> str:
+    """Describe a value without showing it: its type and length."""
+    if isinstance(value, bytes):
+        return f"binary, {len(value)} bytes"
+    if isinstance(value, str):
+        return f"string, {len(value)} chars"
+    kinds = {bool: "boolean", int: "number", float: "number", dict: "object", list: "array"}
+    kind = "null" if value is None else kinds.get(type(value), type(value).__name__)
+    return f"JSON {kind}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii") + "  (base64)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _stage_order(stages: Sequence[str]) -> tuple[int, str]:
+    rank = {AWSCURRENT: 0, AWSPENDING: 1, AWSPREVIOUS: 2}
+    return min((rank.get(s, 3) for s in stages), default=4), ",".join(stages)
+
+
+# -- check --------------------------------------------------------------------------
+
+
+def _whoami(sts: STSClient, out: TextIO) -> None:
+    from ._errors import mapping_errors
+
+    try:
+        with mapping_errors():
+            identity = sts.get_caller_identity()
+    except SecretCredentialsError:
+        raise
+    except SecretCacheError as exc:
+        # STS may be unreachable (a Secrets Manager-only VPC endpoint): say so, go on.
+        _row(out, "caller", f"unknown ({describe_error(exc)})")
+        return
+    _row(out, "caller", f"{identity['Arn']}  (account {identity['Account']})")
+
+
+def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> None:
+    from ._errors import mapping_errors
+
+    try:
+        with mapping_errors(secret_id=secret_id):
+            meta: Mapping[str, Any] = sm.describe_secret(SecretId=secret_id)
+    except SecretCacheError as exc:
+        _row(out, "metadata", f"DescribeSecret failed: {describe_error(exc)}")
+        return
+    _row(out, "name", meta.get("Name", "-"))
+    _row(out, "ARN", meta.get("ARN", "-"))
+    if meta.get("Description"):
+        _row(out, "description", meta["Description"])
+    versions = sorted(
+        (meta.get("VersionIdsToStages") or {}).items(), key=lambda item: _stage_order(item[1])
+    )
+    label = "versions"
+    for version_id, stages in versions:
+        _row(out, label, f"{version_id}  {', '.join(stages) or '(no stage)'}")
+        label = ""
+    if not versions:
+        _row(out, "versions", "none")
+    if meta.get("RotationEnabled"):
+        rules = meta.get("RotationRules") or {}
+        every = rules.get("ScheduleExpression") or (
+            f"every {rules['AutomaticallyAfterDays']} days"
+            if rules.get("AutomaticallyAfterDays")
+            else "schedule unknown"
+        )
+        _row(out, "rotation", f"enabled, {every}")
+        if meta.get("RotationLambdaARN"):
+            _row(out, "", f"rotation function {meta['RotationLambdaARN']}")
+    else:
+        _row(out, "rotation", "not enabled")
+    _row(out, "", f"last rotated {_when(meta.get('LastRotatedDate'))}")
+    _row(out, "", f"next rotation {_when(meta.get('NextRotationDate'))}")
+    deleted = meta.get("DeletedDate")
+    _row(
+        out,
+        "deletion",
+        f"SCHEDULED ({_when(deleted)}); restore-secret undoes it" if deleted else "not scheduled",
+    )
+    _row(
+        out,
+        "KMS key",
+        meta.get("KmsKeyId") or "aws/secretsmanager (the AWS managed key)",
+    )
+    _row(out, "last changed", _when(meta.get("LastChangedDate")))
+
+
+def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cache import SecretCache
+
+    _valid(check_secret_id, args.secret_id)
+    sm, sts, region = _clients(args)
+    where = f"{region}" + (f" at {args.endpoint_url}" if args.endpoint_url else "")
+    print(f"secretcache check {args.secret_id}", file=out)
+    _row(out, "region", where)
+    _whoami(sts, out)
+    with SecretCache(client=sm, jitter=0.0) as cache:
+        try:
+            secret = cache.get_secret(args.secret_id)
+        except SecretCredentialsError:
+            raise
+        except SecretCacheError as exc:
+            _row(out, "readable", f"NO: {describe_error(exc)}")
+            failure: SecretCacheError | None = exc
+        else:
+            stages = ", ".join(secret.version_stages)
+            _row(
+                out,
+                "readable",
+                f"yes: GetSecretValue returned {secret.version_id} ({stages}), "
+                f"{_shape(secret.value)}",
+            )
+            failure = None
+    _metadata(sm, args.secret_id, out)
+    if failure is None:
+        print(f"result: {args.secret_id} is readable", file=out)
+        return EXIT_OK
+    print(f"result: {args.secret_id} is NOT readable ({type(failure).__name__})", file=out)
+    return _exit_code(failure)
+
+
+# -- get ----------------------------------------------------------------------------
+
+
+def _get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cache import SecretCache
+
+    _valid(check_secret_id, args.secret_id)
+    # No argparse default for --stage: a default equal to the given value would slip
+    # past the --stage/--version-id exclusion (argparse compares by identity).
+    stage = args.stage if args.stage is not None else AWSCURRENT
+    if args.version_id is not None:
+        _valid(check_version_id, args.version_id)
+    else:
+        _valid(check_stage, stage)
+    if args.field is not None and not args.field:
+        raise UsageError("--field must not be empty")
+    sm, _, _ = _clients(args)
+    with SecretCache(client=sm, jitter=0.0) as cache:
+        secret = cache.get_secret(args.secret_id, stage, version_id=args.version_id)
+        value: object = secret.value
+        fields: list[str] | None = None
+        if args.field is not None:
+            value = cache.get_secret_field(
+                args.secret_id, args.field, stage, version_id=args.version_id
+            )
+        elif not secret.is_binary:
+            try:
+                parsed = cache.get_secret_json(args.secret_id, stage, version_id=args.version_id)
+            except SecretCacheError:
+                parsed = None  # not a JSON object: no field names to list
+            if isinstance(parsed, dict):
+                fields = sorted(str(k) for k in parsed)
+    if args.json:
+        _print_json(args, secret, value, fields, out)
+    else:
+        _print_block(args, secret, value, fields, out)
+    return EXIT_OK
+
+
+def _print_json(
+    args: argparse.Namespace, secret: Secret, value: object, fields: list[str] | None, out: TextIO
+) -> None:
+    doc: dict[str, Any] = {
+        "secret_id": secret.secret_id,
+        "name": secret.name,
+        "arn": secret.arn,
+        "version_id": secret.version_id,
+        "version_stages": list(secret.version_stages),
+        "created_date": secret.created_date.isoformat() if secret.created_date else None,
+        "type": "binary" if secret.is_binary else "string",
+    }
+    if args.field is not None:
+        doc["field"] = args.field
+    if fields is not None:
+        doc["fields"] = fields
+    if isinstance(value, (str, bytes)):
+        doc["length"] = len(value)
+    if args.reveal:
+        if isinstance(value, bytes):
+            doc["value"] = base64.b64encode(value).decode("ascii")
+            doc["value_encoding"] = "base64"
+        elif args.field is None and isinstance(value, str) and fields is not None:
+            doc["value"] = json.loads(value)  # a JSON object: nest it, jq-friendly
+        else:
+            doc["value"] = value
+    print(json.dumps(doc, indent=2), file=out)
+
+
+def _print_block(
+    args: argparse.Namespace, secret: Secret, value: object, fields: list[str] | None, out: TextIO
+) -> None:
+    _row(out, "name", secret.name)
+    _row(out, "ARN", secret.arn)
+    _row(out, "VersionId", secret.version_id)
+    _row(out, "stages", ", ".join(secret.version_stages) or "(none)")
+    _row(out, "created", _when(secret.created_date))
+    if fields is not None:
+        _row(out, "fields", ", ".join(fields) or "(none)")
+    if args.field is not None:
+        _row(out, "field", args.field)
+    if args.reveal:
+        _row(out, "value", _shown(value))
+    else:
+        _row(out, "value", f"{MASK}  ({_shape(value)}; --reveal to show)")
+
+
+# -- demo ---------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._demo import MissingMotoError, run
+
+    try:
+        return run(reveal=args.reveal, out=out)
+    except MissingMotoError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+# -- entry point --------------------------------------------------------------------
+
+COMMANDS = {"check": _check, "demo": _demo, "get": _get}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"secretcache: error: {exc}", file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except UsageError as exc:
+        print(f"secretcache: error: {exc}", file=err)
+        return EXIT_USAGE
+    except SecretCacheError as exc:
+        # str() adds the secret id and stage; no message ever holds a value.
+        print(f"secretcache: {type(exc).__name__} {_one_line(str(exc))}", file=err)
+        return _exit_code(exc)
