@@ -1,69 +1,230 @@
-"""Batch warm-up: BatchGetSecretValue in chunks of 20, per-id errors typed and remembered."""
+"""Batch warm-up: BatchGetSecretValue in chunks of 20, per-id errors typed and remembered.
+
+Written once for both caches, like ``_revalidate``: ``plan_prefetch`` is a generator
+that yields ``Batch`` (one BatchGetSecretValue call) and ``Singles`` (read these ids one
+by one through the cache's own get) and is sent their results; it stores what comes
+back in the cache's store. ``prefetch`` drives it with blocking calls, ``aprefetch``
+with awaits. The rules:
+
+- every value returned is stored fresh for AWSCURRENT (a rotation is reported as usual);
+- every per-id error is typed, remembered for its backoff step like a failed get, and
+  returned in the mapping (a terminal one also drops the secret's other stages);
+- a denied batch (its own IAM action) falls back to one GetSecretValue per id, for the
+  rest of the call; any other non-transient batch failure falls back for that chunk;
+- a transient or credentials failure of a batch call stops the warm-up: each id not
+  read yet maps to that error, which is not remembered (the next get tries again);
+- with ``filters`` a failed batch call raises: there are no ids to attribute it to.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._models import AWSCURRENT, Secret
-from ._store import Load
+from ._store import Load, Store, keeps_stale
 from ._validate import check_secret_id
-from .exceptions import SecretAccessDeniedError, SecretCacheError
+from .exceptions import (
+    SecretAccessDeniedError,
+    SecretCacheError,
+    SecretDecryptionError,
+    SecretDeletedError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
-
     from ._cache import SecretCache
+    from ._source import BatchPage
+    from .aio import AsyncSecretCache
 
-__all__ = ["BATCH_SIZE", "prefetch"]
+__all__ = ["BATCH_SIZE", "Batch", "Singles", "aprefetch", "plan_prefetch", "prefetch"]
 
 BATCH_SIZE = 20  # the API's limit for SecretIdList
 
+Results = dict[str, "Secret | SecretCacheError"]
+Key = tuple[str, "str | None", "str | None"]
+# Errors after which no stage of the secret may be served any more.
+_TERMINAL = (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
 
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Call BatchGetSecretValue once, with ids or with filters (and a page token)."""
+
+    secret_ids: tuple[str, ...] | None = None
+    filters: tuple[Mapping[str, Any], ...] | None = None
+    next_token: str | None = None
+
+    operation = "BatchGetSecretValue"
+
+
+@dataclass(frozen=True, slots=True)
+class Singles:
+    """Read each id through the cache's get; answer with id -> Secret or error."""
+
+    secret_ids: tuple[str, ...]
+
+
+PrefetchPlan = Generator["Batch | Singles", "BatchPage | Results", Results]
+
+
+def plan_prefetch(
+    store: Store[Key, Secret],
+    secret_ids: Iterable[str] | None,
+    filters: Sequence[Mapping[str, Any]] | None,
+) -> PrefetchPlan:
+    """Check the arguments now; return the plan that warms ``store`` with them."""
+    if (secret_ids is None) == (filters is None):
+        raise TypeError("pass exactly one of secret_ids and filters")
+    if secret_ids is not None:
+        if isinstance(secret_ids, (str, bytes)):
+            raise TypeError("secret_ids must be an iterable of ids, not a single string")
+        ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
+        return _by_ids(store, ids)
+    assert filters is not None
+    if isinstance(filters, (str, bytes, Mapping)) or not all(
+        isinstance(f, Mapping) for f in filters
+    ):
+        raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
+    return _by_filters(store, tuple(filters))
+
+
+def _by_ids(store: Store[Key, Secret], ids: tuple[str, ...]) -> PrefetchPlan:
+    results: Results = {}
+    batch_denied = False
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = ids[start : start + BATCH_SIZE]
+        if not batch_denied:
+            try:
+                page = yield Batch(secret_ids=chunk)
+            except SecretCacheError as exc:
+                if keeps_stale(exc):
+                    # Throttled, down or no credentials: more calls would not help.
+                    results.update((sid, exc) for sid in ids[start:])
+                    break
+                batch_denied = isinstance(exc, SecretAccessDeniedError)
+            else:
+                assert not isinstance(page, dict)
+                _absorb(store, page, results, asked=frozenset(chunk))
+        missing = tuple(sid for sid in chunk if sid not in results)
+        if missing:
+            # Denied batch, or ids the batch answered under another name (a partial ARN).
+            singles = yield Singles(missing)
+            assert isinstance(singles, dict)
+            results.update(singles)
+    return {sid: results[sid] for sid in ids if sid in results}
+
+
+def _by_filters(store: Store[Key, Secret], filters: tuple[Mapping[str, Any], ...]) -> PrefetchPlan:
+    results: Results = {}
+    token: str | None = None
+    while True:
+        page = yield Batch(filters=filters, next_token=token)
+        assert not isinstance(page, dict)
+        _absorb(store, page, results, asked=None)
+        token = page.next_token
+        if not token:
+            return results
+
+
+def _absorb(
+    store: Store[Key, Secret],
+    page: BatchPage,
+    results: Results,
+    asked: frozenset[str] | None,
+) -> None:
+    for secret in page.secrets:
+        if asked is not None and secret.secret_id not in asked:
+            continue  # answered under another name: the id asked is read singly
+        key: Key = (secret.secret_id, AWSCURRENT, None)
+        current = store.data.get(key)
+        if current is not None and current.value == secret:
+            secret = current.value  # same version: keep the object and its parsed JSON
+        results[secret.secret_id] = store.put(key, Load(secret))
+    for secret_id, error in page.errors.items():
+        key = (secret_id, AWSCURRENT, None)
+        store.put_failure(key, error)
+        if isinstance(error, _TERMINAL):
+            store.invalidate(partial(_other_stage, key))
+        results[secret_id] = error
+
+
+def _other_stage(key: Key, candidate: Key) -> bool:
+    return candidate[0] == key[0] and candidate != key
+
+
+# -- drivers --------------------------------------------------------------------------
 def prefetch(
     cache: SecretCache,
     secret_ids: Iterable[str] | None,
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
-    """Load AWSCURRENT of many secrets into ``cache``; return each one's Secret or error."""
-    if (secret_ids is None) == (filters is None):
-        raise TypeError("pass exactly one of secret_ids and filters")
-    results: dict[str, Secret | SecretCacheError] = {}
-    if secret_ids is not None:
-        ids = list(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start : start + BATCH_SIZE]
-            try:
-                _page(cache, results, secret_ids=chunk)
-            except SecretAccessDeniedError:
-                # BatchGetSecretValue needs its own IAM action: one by one still works.
-                for secret_id in chunk:
-                    results[secret_id] = _single(cache, secret_id)
-        return results
-    token: str | None = None
+    """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
+    plan = plan_prefetch(cache._store, secret_ids, filters)
+    step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
-        token = _page(cache, results, filters=filters, next_token=token)
-        if not token:
-            return results
-
-
-def _page(
-    cache: SecretCache,
-    results: dict[str, Secret | SecretCacheError],
-    **kwargs: Any,
-) -> str | None:
-    cache._count("BatchGetSecretValue")
-    page = cache._source.batch_get_secret_value(**kwargs)
-    for secret in page.secrets:
-        key = (secret.secret_id, AWSCURRENT, None)
-        results[secret.secret_id] = cache._store.put(key, Load(secret))
-    for secret_id, error in page.errors.items():
-        cache._store.put_failure((secret_id, AWSCURRENT, None), error)
-        results[secret_id] = error
-    return page.next_token
+        try:
+            request = step()
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if isinstance(request, Singles):
+            step = partial(plan.send, {sid: _single(cache, sid) for sid in request.secret_ids})
+            continue
+        cache._count(request.operation)
+        try:
+            page = cache._source.batch_get_secret_value(
+                secret_ids=request.secret_ids,
+                filters=request.filters,
+                next_token=request.next_token,
+            )
+        except SecretCacheError as exc:
+            step = partial(plan.throw, exc)
+        else:
+            step = partial(plan.send, page)
 
 
 def _single(cache: SecretCache, secret_id: str) -> Secret | SecretCacheError:
     try:
         return cache.get_secret(secret_id)
+    except SecretCacheError as exc:
+        return exc
+
+
+async def aprefetch(
+    cache: AsyncSecretCache,
+    secret_ids: Iterable[str] | None,
+    filters: Sequence[Mapping[str, Any]] | None,
+) -> Mapping[str, Secret | SecretCacheError]:
+    """Warm ``cache`` (awaiting); single reads of a fallback run concurrently."""
+    plan = plan_prefetch(cache._store, secret_ids, filters)
+    step: Callable[[], Batch | Singles] = partial(next, plan)
+    while True:
+        try:
+            request = step()
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if isinstance(request, Singles):
+            ids = request.secret_ids
+            read = await asyncio.gather(*(_asingle(cache, sid) for sid in ids))
+            step = partial(plan.send, dict(zip(ids, read, strict=True)))
+            continue
+        cache._count(request.operation)
+        try:
+            page = await cache._source.batch_get_secret_value(
+                secret_ids=request.secret_ids,
+                filters=request.filters,
+                next_token=request.next_token,
+            )
+        except SecretCacheError as exc:
+            step = partial(plan.throw, exc)
+        else:
+            step = partial(plan.send, page)
+
+
+async def _asingle(cache: AsyncSecretCache, secret_id: str) -> Secret | SecretCacheError:
+    try:
+        return await cache.get_secret(secret_id)
     except SecretCacheError as exc:
         return exc

@@ -1,0 +1,539 @@
+"""AsyncSecretCache: SecretCache's semantics for asyncio, on aiobotocore (extra ``aio``).
+
+It shares the cache core with ``SecretCache``: the same ``Store`` (plan/succeed/fail
+tickets), the same sans-IO load plan (``_revalidate.plan_load``), parsing, argument
+checks, error table and models. Only the driving differs: a load runs as its own task,
+kept on the store's flight, and every reader of that key awaits it through
+``asyncio.shield``, so one cancelled reader never cancels the load for the others.
+aiobotocore is imported only when the default client is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from . import _parse
+from ._cache import DEFAULT_TTL, RECHECK_INTERVAL, Key, RotationCallback, SecretCache, _copy, _key
+from ._errors import mapping_errors
+from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret, SecretMetadata
+from ._revalidate import Get, plan_load
+from ._source import (
+    BatchPage,
+    _batch_error,
+    _install_scrubber,
+    metadata_from_response,
+    secret_from_response,
+)
+from ._store import Entry, Load, Store, Ticket
+from ._validate import (
+    check_callable,
+    check_fraction,
+    check_seconds,
+    check_secret_id,
+    check_size,
+    env_seconds,
+)
+from ._version import __version__
+from .exceptions import (
+    SecretAccessDeniedError,
+    SecretCacheError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+__all__ = ["AioBotocoreSource", "AsyncSecretCache", "AsyncSecretSource", "build_async_client"]
+
+log = logging.getLogger("secretcache")
+
+_check = SecretCache._check
+_TERMINAL = (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
+
+
+# -- the source -----------------------------------------------------------------------
+@runtime_checkable
+class AsyncSecretSource(Protocol):
+    """Where an AsyncSecretCache reads secrets from; raises only ``SecretCacheError``s."""
+
+    async def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version of a secret (GetSecretValue)."""
+        ...
+
+    async def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Read a secret's metadata and stage map (DescribeSecret), never its value."""
+        ...
+
+    async def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
+        ...
+
+
+async def build_async_client(session: Any, stack: contextlib.AsyncExitStack) -> Any:
+    """Build the default aiobotocore client on ``stack``: as ``_source.build_client``."""
+    from aiobotocore.config import AioConfig
+
+    if session is None:
+        from aiobotocore.session import get_session
+
+        session = get_session()
+    config = AioConfig(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=5,
+        user_agent_extra=f"secretcache/{__version__}",
+    )
+    with mapping_errors():
+        return await stack.enter_async_context(
+            session.create_client("secretsmanager", config=config)
+        )
+
+
+class AioBotocoreSource:
+    """An AsyncSecretSource over an aiobotocore client, built lazily if not given.
+
+    A client passed in stays the caller's to close; a client built here is closed by
+    ``aclose()``.
+    """
+
+    def __init__(self, client: Any = None, session: Any = None) -> None:
+        self._client = client
+        self._session = session
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._building: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if client is not None:
+            _install_scrubber()
+
+    async def client(self) -> Any:
+        """Return the client, building (and entering) it on first use in this event loop."""
+        client = self._client
+        loop = asyncio.get_running_loop()
+        if client is not None and (self._stack is None or self._loop is loop):
+            return client
+        if self._loop is not loop:
+            # A client we built belongs to the loop it was built in; each asyncio.run()
+            # (a Lambda invocation, say) has a new one: build again, retire the old.
+            self._loop = loop
+            self._building = asyncio.Lock()
+            await self._retire()
+        assert self._building is not None
+        async with self._building:
+            if self._client is None:
+                stack = contextlib.AsyncExitStack()
+                self._client = await build_async_client(self._session, stack)
+                self._stack = stack
+                _install_scrubber()
+        return self._client
+
+    async def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Call GetSecretValue, always naming a VersionStage or a VersionId."""
+        kwargs: dict[str, str] = {"SecretId": secret_id}
+        if version_id is not None:
+            kwargs["VersionId"] = version_id
+        else:
+            kwargs["VersionStage"] = version_stage or AWSCURRENT
+        client = await self.client()
+        with mapping_errors(
+            secret_id=secret_id, version_stage=version_stage, version_id=version_id
+        ):
+            response = await client.get_secret_value(**kwargs)
+        return secret_from_response(secret_id, response)
+
+    async def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Call DescribeSecret."""
+        client = await self.client()
+        with mapping_errors(secret_id=secret_id):
+            response = await client.describe_secret(SecretId=secret_id)
+        return metadata_from_response(response)
+
+    async def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
+        kwargs: dict[str, Any] = {}
+        if secret_ids is not None:
+            kwargs["SecretIdList"] = list(secret_ids)
+        if filters is not None:
+            kwargs["Filters"] = list(filters)
+            kwargs["MaxResults"] = 20
+        if next_token is not None:
+            kwargs["NextToken"] = next_token
+        client = await self.client()
+        with mapping_errors():
+            response = await client.batch_get_secret_value(**kwargs)
+        return _batch_page(response, secret_ids)
+
+    async def aclose(self) -> None:
+        """Close the client if it was built here (a client passed in stays open)."""
+        await self._retire()
+
+    async def _retire(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        self._client = None
+        try:
+            await stack.aclose()
+        except (RuntimeError, OSError):
+            # Built in an event loop that is closed now: its connections went with it.
+            log.debug("secretcache: could not close a client from a closed event loop")
+
+
+def _batch_page(response: Mapping[str, Any], secret_ids: Sequence[str] | None) -> BatchPage:
+    # Same reading as BotocoreSource.batch_get_secret_value: results keyed by the id asked.
+    asked = {sid: sid for sid in secret_ids or ()}
+    secrets = []
+    for item in response.get("SecretValues", []):
+        name = item.get("Name", "")
+        secret_id = asked.get(name) or asked.get(item.get("ARN", ""), name)
+        secrets.append(secret_from_response(secret_id, item))
+    errors: dict[str, SecretCacheError] = {}
+    for err in response.get("Errors", []):
+        secret_id = err.get("SecretId", "")
+        errors[secret_id] = _batch_error(secret_id, err)
+    return BatchPage(secrets, errors, response.get("NextToken"))
+
+
+# -- the cache ------------------------------------------------------------------------
+class AsyncSecretCache:
+    """A TTL cache of Secrets Manager secrets for asyncio code, on aiobotocore.
+
+    The same API and rules as ``SecretCache`` with coroutines: a fresh read awaits
+    nothing and calls nothing; concurrent reads of a missing or expired key share one
+    load task; transient failures serve stale values with backoff, terminal ones drop
+    them. Use ``async with AsyncSecretCache() as cache:`` or ``await cache.aclose()``.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        session: Any = None,
+        *,
+        ttl: float | None = None,
+        jitter: float = 0.1,
+        max_size: int = 1024,
+        max_stale: float | None = 900.0,
+        revalidate: Literal["get", "describe"] = "get",
+        clock: Callable[[], float] = time.monotonic,
+        on_rotation: RotationCallback | None = None,
+        source: AsyncSecretSource | None = None,
+    ) -> None:
+        if sum(x is not None for x in (client, session, source)) > 1:
+            raise TypeError("pass at most one of client, session and source")
+        if ttl is None:
+            ttl = env_seconds("SECRETCACHE_TTL", DEFAULT_TTL)
+        checked_ttl = check_seconds("ttl", ttl)
+        assert checked_ttl is not None
+        if revalidate not in ("get", "describe"):
+            raise ValueError(f"revalidate must be 'get' or 'describe', not {revalidate!r}")
+        self._ttl = checked_ttl
+        self._revalidate = revalidate
+        self._clock = check_callable("clock", clock)
+        self._source: AsyncSecretSource = source or AioBotocoreSource(client, session)
+        self._store: Store[Key, Secret] = Store(
+            ttl=checked_ttl,
+            jitter=check_fraction("jitter", jitter),
+            max_size=check_size("max_size", max_size),
+            max_stale=check_seconds("max_stale", max_stale, allow_none=True),
+            clock=self._clock,
+            on_replace=self._replaced,
+        )
+        self._callbacks: list[RotationCallback] = []
+        if on_rotation is not None:
+            self.on_rotation(on_rotation)
+        self._counter_lock = threading.Lock()
+        self._api_calls: dict[str, int] = {}
+        self._rotations = 0
+        self._describe_denied: set[str] = set()
+        # asyncio keeps only weak references to tasks: hold the loads until they end.
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- reads ------------------------------------------------------------------------
+    async def get_secret(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> Secret:
+        """Return the secret's version for a stage (or a VersionId), from memory if fresh."""
+        key = (
+            (secret_id, version_stage, None)
+            if version_id is None
+            else (secret_id, None, version_id)
+        )
+        entry = self._store.data.get(key)
+        if entry is not None and self._clock() < entry.fresh_until:
+            entry.referenced = True
+            self._store.count_hit()
+            return entry.value
+        return (await self._entry(secret_id, version_stage, version_id)).value
+
+    async def get_secret_string(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> str:
+        """Return the SecretString (SecretFormatError if the secret is binary)."""
+        return _parse.as_string(
+            await self.get_secret(secret_id, version_stage, version_id=version_id)
+        )
+
+    async def get_secret_binary(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> bytes:
+        """Return the SecretBinary (or the SecretString as UTF-8 bytes)."""
+        return _parse.as_binary(
+            await self.get_secret(secret_id, version_stage, version_id=version_id)
+        )
+
+    async def get_secret_json(
+        self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
+    ) -> Any:
+        """Return the SecretString parsed as JSON: a fresh copy the caller may mutate."""
+        entry = await self._entry(secret_id, version_stage, version_id)
+        return _copy(entry, self._parsed(entry))
+
+    async def get_secret_field(
+        self,
+        secret_id: str,
+        field: str,
+        version_stage: str = AWSCURRENT,
+        *,
+        version_id: str | None = None,
+    ) -> Any:
+        """Return one field of the secret's JSON object (SecretFieldError if missing)."""
+        if not isinstance(field, str):
+            raise TypeError(f"field must be a str, not {type(field).__name__}")
+        entry = await self._entry(secret_id, version_stage, version_id)
+        return _copy(entry, _parse.field_of(entry.value, self._parsed(entry), field))
+
+    async def _entry(
+        self, secret_id: str, version_stage: str, version_id: str | None
+    ) -> Entry[Secret]:
+        key = _key(secret_id, version_stage, version_id)
+        try:
+            entry = self._store.lookup(key)
+        except TypeError:
+            entry = None  # an unhashable argument: let the checks below explain it
+        if entry is not None:
+            return entry
+        _check(secret_id, version_stage, version_id)
+        return await self._get(key)
+
+    async def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        planned = self._store.plan(key, force=force)
+        if isinstance(planned, Entry):
+            return planned
+        if isinstance(planned, Ticket):
+            flight = planned.flight
+            task = asyncio.get_running_loop().create_task(self._load(planned))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            flight.task = task
+        else:
+            flight = planned
+        loading = flight.task
+        if isinstance(loading, asyncio.Task) and loading.get_loop() is asyncio.get_running_loop():
+            # shield: a reader cancelled while waiting leaves the load running for the rest.
+            await asyncio.shield(loading)
+        else:
+            # Loading on another thread's event loop: wait without blocking this one.
+            await asyncio.to_thread(flight.done.wait)
+        return flight.outcome()
+
+    async def _load(self, ticket: Ticket[Key, Secret]) -> None:
+        """Run one load to its end; the outcome goes to the flight, never raised here."""
+        try:
+            loaded = await self._fetch(ticket.key, ticket.previous)
+        except SecretCacheError as exc:
+            if self._store.fail(ticket, exc) is None and isinstance(exc, _TERMINAL):
+                # Revoked, deleted or undecryptable: that goes for every stage we hold.
+                secret_id = ticket.key[0]
+                self._store.invalidate(lambda k: k[0] == secret_id and k != ticket.key)
+        except BaseException as exc:
+            self._store.abandon(ticket, exc)
+            if not isinstance(exc, Exception):
+                raise  # cancellation and exits stay what they are
+        else:
+            self._store.succeed(ticket, loaded)
+
+    async def _fetch(self, key: Key, previous: Secret | None) -> Load[Secret]:
+        plan = plan_load(
+            key,
+            previous,
+            describe=self._revalidate == "describe",
+            describe_denied=self._describe_denied,
+        )
+        request = next(plan)
+        while True:
+            self._count(request.operation)
+            try:
+                if isinstance(request, Get):
+                    result: Secret | SecretMetadata = await self._source.get_secret_value(
+                        request.secret_id,
+                        version_stage=request.version_stage,
+                        version_id=request.version_id,
+                    )
+                else:
+                    result = await self._source.describe_secret(request.secret_id)
+            except SecretCacheError as exc:
+                step = partial(plan.throw, exc)
+            else:
+                step = partial(plan.send, result)
+            try:
+                request = step()
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def _parsed(self, entry: Entry[Secret]) -> Any:
+        cached = entry.parsed
+        version_id = entry.value.version_id
+        if isinstance(cached, tuple) and cached[0] == version_id:
+            return cached[1]
+        parsed = _parse.parse_json(entry.value)
+        entry.parsed = (version_id, parsed)
+        return parsed
+
+    def _count(self, operation: str) -> None:
+        with self._counter_lock:
+            self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
+
+    def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
+        secret_id, stage, _ = key
+        if old is None or stage is None or old.version_id == new.version_id:
+            return
+        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
+        with self._counter_lock:
+            self._rotations += 1
+        # Other stages of this secret moved too: revalidate them on their next read.
+        self._store.expire(lambda k: k[0] == secret_id and k != key, servable=True)
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("on_rotation callback %r failed for %s", callback, secret_id)
+
+    # -- control ----------------------------------------------------------------------
+    def on_rotation(self, callback: RotationCallback) -> RotationCallback:
+        """Register ``callback(RotationEvent)`` (called in the loop); return it."""
+        self._callbacks.append(check_callable("callback", callback))
+        return callback
+
+    async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
+        """Fetch now (joining a fetch in flight); return True if the version changed."""
+        _check(secret_id, version_stage, None)
+        key = _key(secret_id, version_stage, None)
+        before = self._store.data.get(key)
+        old_version = before.value.version_id if before is not None else None
+        entry = await self._get(key, force=True)
+        return old_version is not None and entry.value.version_id != old_version
+
+    def invalidate(self, secret_id: str | None = None) -> None:
+        """Forget one secret (all its stages and versions), or everything."""
+        if secret_id is None:
+            self._store.invalidate()
+            return
+        check_secret_id(secret_id)
+        self._store.invalidate(lambda k: k[0] == secret_id)
+
+    async def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
+        """Return a version to retry with after a login failed with ``failed_version_id``.
+
+        As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a different
+        AWSPENDING (rotation window), else None; asks at most once a second per secret.
+        """
+        check_secret_id(secret_id)
+        if not isinstance(failed_version_id, str):
+            raise TypeError("failed_version_id must be a str")
+        current = await self._recheck(_key(secret_id, AWSCURRENT, None))
+        if current.version_id != failed_version_id:
+            return current
+        try:
+            pending = await self._recheck(_key(secret_id, AWSPENDING, None))
+        except SecretNotFoundError:
+            return None  # no rotation under way
+        return pending if pending.version_id != failed_version_id else None
+
+    async def _recheck(self, key: Key) -> Secret:
+        entry = self._store.data.get(key)
+        if entry is not None and self._clock() - entry.loaded_at < RECHECK_INTERVAL:
+            return entry.value
+        failure_at = self._store.failed_at(key)
+        if failure_at is not None and self._clock() - failure_at < RECHECK_INTERVAL:
+            self._store.raise_failure(key)
+        return (await self._get(key, force=True)).value
+
+    async def prefetch(
+        self,
+        secret_ids: Iterable[str] | None = None,
+        *,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Mapping[str, Secret | SecretCacheError]:
+        """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
+        from ._prefetch import aprefetch
+
+        return await aprefetch(self, secret_ids, filters)
+
+    def stats(self) -> CacheStats:
+        """Return a snapshot of the counters."""
+        store = self._store
+        with self._counter_lock:
+            api_calls = MappingProxyType(dict(self._api_calls))
+            rotations = self._rotations
+        return CacheStats(
+            hits=store.hits,
+            misses=store.misses,
+            refreshes=store.refreshes,
+            rotations=rotations,
+            stale_served=store.stale_served,
+            errors=store.errors,
+            size=len(store),
+            api_calls=api_calls,
+        )
+
+    async def aclose(self) -> None:
+        """Cancel loads in flight, forget every value, close a client built here."""
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._store.invalidate()
+        closer = getattr(self._source, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def __aenter__(self) -> AsyncSecretCache:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncSecretCache ttl={self._ttl:g}s revalidate={self._revalidate!r} "
+            f"size={len(self._store)}/{self._store.max_size}>"
+        )
