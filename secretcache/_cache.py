@@ -106,6 +106,9 @@ class SecretCache:
             clock=self._clock,
             on_replace=self._replaced,
         )
+        # The hit paths read these directly: one attribute load each instead of two.
+        self._data = self._store.data
+        self._count_hit = self._store.count_hit
         self._callbacks: list[RotationCallback] = []
         if on_rotation is not None:
             self.on_rotation(on_rotation)
@@ -131,10 +134,13 @@ class SecretCache:
             if version_id is None
             else (secret_id, None, version_id)
         )
-        entry = self._store.data.get(key)
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # an unhashable argument: the checks below explain it
+            entry = None
         if entry is not None and self._clock() < entry.fresh_until:
             entry.referenced = True
-            self._store.count_hit()
+            self._count_hit()
             return entry.value
         return self._entry(secret_id, version_stage, version_id).value
 
@@ -147,12 +153,15 @@ class SecretCache:
             if version_id is None
             else (secret_id, None, version_id)
         )
-        entry = self._store.data.get(key)
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # an unhashable argument: the checks below explain it
+            entry = None
         if entry is not None and self._clock() < entry.fresh_until:
             value = entry.value.secret_string
             if value is not None:
                 entry.referenced = True
-                self._store.count_hit()
+                self._count_hit()
                 return value
         return _parse.as_string(self._entry(secret_id, version_stage, version_id).value)
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["install_log_scrubber", "remove_log_scrubber"]
@@ -22,6 +23,8 @@ _SCRUBBED_LOGGERS = (
     "botocore.parsers",
     "aiobotocore.endpoint",
     "aiobotocore.parsers",
+    # moto (the demo, users' tests) logs each request body under IAM enforcement.
+    "moto.iam.access_control",
 )
 _SECRET_KEYS = frozenset({"SecretString", "SecretBinary"})
 _MARKERS = tuple(k.encode() for k in _SECRET_KEYS)
@@ -54,8 +57,12 @@ def _scrub_text(value: str | bytes) -> str | bytes:
 def _scrub_arg(arg: Any) -> Any:
     if isinstance(arg, (str, bytes, bytearray)):
         return _scrub_text(bytes(arg) if isinstance(arg, bytearray) else arg)
-    if isinstance(arg, dict):
-        return {k: _scrub_arg(v) for k, v in arg.items()}
+    if isinstance(arg, Mapping):
+        # Keys too: moto parses a JSON request body into a dict with the body as its key.
+        pairs = [(k, v, _scrub_arg(k), _scrub_arg(v)) for k, v in arg.items()]
+        if all(k2 is k and v2 is v for k, v, k2, v2 in pairs):
+            return arg  # keep the original (and its repr, e.g. HTTPHeaders)
+        return {k2: v2 for _, _, k2, v2 in pairs}
     if isinstance(arg, (list, tuple)):
         return type(arg)(_scrub_arg(v) for v in arg)
     return arg
@@ -66,7 +73,9 @@ class SecretValueScrubber(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            if isinstance(record.args, dict):
+            # logging unwraps a lone Mapping argument into record.args itself (as botocore's
+            # "Response headers: %r" does): it must stay one mapping, not become its keys.
+            if isinstance(record.args, Mapping):
                 record.args = _scrub_arg(record.args)
             else:
                 record.args = tuple(_scrub_arg(a) for a in record.args)

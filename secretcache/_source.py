@@ -131,7 +131,7 @@ def build_client(session: boto3.Session | None = None) -> SecretsManagerClient:
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},
         connect_timeout=2,
         read_timeout=5,
         user_agent_extra=f"secretcache/{__version__}",

@@ -75,12 +75,15 @@ class _Failure:
 class _Flight(Generic[V]):
     """A load in progress that other readers of the same key wait for."""
 
-    __slots__ = ("done", "entry", "error", "task")
+    __slots__ = ("done", "entry", "error", "invalidated", "task")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.entry: Entry[V] | None = None
         self.error: BaseException | None = None
+        # Set (under the store's lock) when invalidate() matches this key mid-load: the
+        # load's outcome is handed to its callers but not kept.
+        self.invalidated = False
         # The async cache keeps the loading task here so its waiters can await it.
         self.task: object = None
 
@@ -95,7 +98,7 @@ class _Flight(Generic[V]):
 class Ticket(Generic[K, V]):
     """The right, and the duty, to load one key: end it with succeed/fail/abandon."""
 
-    __slots__ = ("entry", "failure", "flight", "force", "generation", "key")
+    __slots__ = ("entry", "failure", "flight", "force", "key")
 
     def __init__(
         self,
@@ -103,14 +106,12 @@ class Ticket(Generic[K, V]):
         entry: Entry[V] | None,
         failure: _Failure | None,
         flight: _Flight[V],
-        generation: int,
         force: bool,
     ) -> None:
         self.key = key
         self.entry = entry
         self.failure = failure
         self.flight = flight
-        self.generation = generation
         self.force = force
 
     @property
@@ -158,18 +159,16 @@ class Store(Generic[K, V]):
         self._failures: dict[K, _Failure] = {}
         self._flights: dict[K, _Flight[V]] = {}
         self._lock = threading.Lock()
-        self._generation = 0
         self._hits = itertools.count()
+        #: Count one read served fresh from memory: atomic and lock-free, and a builtin
+        #: bound method rather than a Python one, so a hit pays no extra frame.
+        self.count_hit: Callable[[], int] = self._hits.__next__
         self.misses = 0
         self.refreshes = 0
         self.stale_served = 0
         self.errors = 0
 
     # -- counters ---------------------------------------------------------------------
-    def count_hit(self) -> None:
-        """Count one read served fresh from memory (atomic, lock-free)."""
-        next(self._hits)
-
     @property
     def hits(self) -> int:
         """Return the number of fresh hits so far."""
@@ -222,18 +221,22 @@ class Store(Generic[K, V]):
                 raise fresh_copy(failure.error)
             flight = _Flight()
             self._flights[key] = flight
-            return Ticket(key, entry, failure, flight, self._generation, force)
+            return Ticket(key, entry, failure, flight, force)
 
     def get(
         self, key: K, loader: Callable[[V | None], Load[V]], *, force: bool = False
     ) -> Entry[V]:
         """Return a usable entry for ``key``, loading it through ``loader`` if needed."""
         planned = self.plan(key, force=force)
+        while isinstance(planned, _Flight):
+            planned.done.wait()
+            if planned.error is None or isinstance(planned.error, Exception):
+                return planned.outcome()
+            # The loader was interrupted (KeyboardInterrupt, SystemExit), not failed:
+            # that is its thread's business, so plan again rather than re-raise it here.
+            planned = self.plan(key, force=force)
         if isinstance(planned, Entry):
             return planned
-        if isinstance(planned, _Flight):
-            planned.done.wait()
-            return planned.outcome()
         try:
             loaded = loader(planned.previous)
         except SecretCacheError as exc:
@@ -249,7 +252,7 @@ class Store(Generic[K, V]):
     def succeed(self, ticket: Ticket[K, V], loaded: Load[V]) -> Entry[V]:
         """End a load that worked: store the value, wake the waiters, report a change."""
         try:
-            entry = self._commit(ticket.key, loaded, ticket.generation)
+            entry = self._commit(ticket.key, loaded, ticket.flight)
             ticket.flight.entry = entry
         finally:
             self._land(ticket)
@@ -261,7 +264,9 @@ class Store(Generic[K, V]):
     def fail(self, ticket: Ticket[K, V], exc: SecretCacheError) -> Entry[V] | None:
         """End a load that failed: remember it; return an entry to serve stale, or None."""
         try:
-            served = self._fail(ticket.key, exc, ticket.entry, ticket.failure, ticket.force)
+            served = self._fail(
+                ticket.key, exc, ticket.entry, ticket.failure, ticket.force, ticket.flight
+            )
             if served is None:
                 ticket.flight.error = exc
             else:
@@ -284,8 +289,7 @@ class Store(Generic[K, V]):
         """Store a value loaded elsewhere (a batch), as if ``key`` had been loaded."""
         with self._lock:
             old = self.data.get(key)
-            generation = self._generation
-        self._commit(key, loaded, generation)
+        self._commit(key, loaded, None)
         previous = old.value if old is not None else None
         if self._on_replace is not None and loaded.value is not previous:
             self._on_replace(key, previous, loaded.value)
@@ -305,11 +309,16 @@ class Store(Generic[K, V]):
         entry: Entry[V] | None,
         failure: _Failure | None,
         force: bool,
+        flight: _Flight[V] | None = None,
     ) -> Entry[V] | None:
         """Record a failed load; return the entry to serve stale, or None to raise."""
         with self._lock:
             now = self.clock()
             self.errors += 1
+            if flight is not None and flight.invalidated:
+                # invalidate() ran during the load: the caller sees the error, the
+                # key starts afresh (no remembered failure, nothing to serve).
+                return None
             attempts = failure.attempts + 1 if failure is not None else 0
             step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempts)
             step = min(BACKOFF_CAP, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
@@ -334,7 +343,7 @@ class Store(Generic[K, V]):
             del failures[next(iter(failures))]
         failures[key] = failure
 
-    def _commit(self, key: K, loaded: Load[V], generation: int) -> Entry[V]:
+    def _commit(self, key: K, loaded: Load[V], flight: _Flight[V] | None) -> Entry[V]:
         with self._lock:
             now = self.clock()
             fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
@@ -347,8 +356,9 @@ class Store(Generic[K, V]):
                 self.refreshes += 1
                 entry.parsed = old.parsed  # the reader checks it matches the version
             self._failures.pop(key, None)
-            if generation == self._generation:
-                # An invalidate() during the load wins: hand the value out, keep nothing.
+            if flight is None or not flight.invalidated:
+                # An invalidate() of this key during the load wins: hand the value out,
+                # keep nothing. Invalidating other keys leaves this load alone.
                 if old is None:
                     self._make_room()
                 self.data[key] = entry
@@ -370,7 +380,9 @@ class Store(Generic[K, V]):
     def invalidate(self, predicate: Callable[[K], bool] | None = None) -> None:
         """Drop entries and remembered failures (all, or those whose key matches)."""
         with self._lock:
-            self._generation += 1
+            for key, flight in self._flights.items():
+                if predicate is None or predicate(key):
+                    flight.invalidated = True
             if predicate is None:
                 self.data.clear()
                 self._failures.clear()
