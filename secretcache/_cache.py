@@ -203,9 +203,11 @@ class SecretCache:
         self._check(secret_id, version_stage, version_id)
         return self._get(key)
 
-    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+    def _get(self, key: Key, *, force: bool = False, ignore_backoff: bool = False) -> Entry[Secret]:
         try:
-            return self._store.get(key, self._loader(key), force=force)
+            return self._store.get(
+                key, self._loader(key), force=force, ignore_backoff=ignore_backoff
+            )
         except SecretCacheError as exc:
             if isinstance(
                 exc, (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
@@ -316,25 +318,35 @@ class SecretCache:
         check_secret_id(secret_id)
         if not isinstance(failed_version_id, str):
             raise TypeError("failed_version_id must be a str")
-        current = self._recheck(_key(secret_id, AWSCURRENT, None))
-        if current is not None and current.version_id != failed_version_id:
+        current_key = _key(secret_id, AWSCURRENT, None)
+        current = self._recheck(current_key)
+        if current.version_id != failed_version_id:
             return current
+        pending_key = _key(secret_id, AWSPENDING, None)
+        asked_before = self._store.failed_at(pending_key)
         try:
-            pending = self._recheck(_key(secret_id, AWSPENDING, None))
+            pending = self._recheck(pending_key)
         except SecretNotFoundError:
-            return None  # no rotation under way
-        if pending is not None and pending.version_id != failed_version_id:
-            return pending
-        return None
+            if self._store.failed_at(pending_key) == asked_before:
+                return None  # a remembered answer: nothing new was asked
+            # No rotation under way, or finishSecret ran between our two reads (it
+            # moves AWSCURRENT and clears AWSPENDING): look at AWSCURRENT once more.
+            again = self._get(current_key, force=True, ignore_backoff=True).value
+            return again if again.version_id != failed_version_id else None
+        return pending if pending.version_id != failed_version_id else None
 
-    def _recheck(self, key: Key) -> Secret | None:
+    def _recheck(self, key: Key) -> Secret:
+        """Return the key's version, asking Secrets Manager at most once a second."""
+        now = self._clock()
         entry = self._store.data.get(key)
-        if entry is not None and self._clock() - entry.loaded_at < RECHECK_INTERVAL:
+        if entry is not None and now - entry.loaded_at < RECHECK_INTERVAL:
             return entry.value
         failure_at = self._store.failed_at(key)
-        if failure_at is not None and self._clock() - failure_at < RECHECK_INTERVAL:
+        if failure_at is not None and now - failure_at < RECHECK_INTERVAL:
             self._store.raise_failure(key)
-        return self._get(key, force=True).value
+        # Our own rate limit stands in for the backoff: a "no AWSPENDING" remembered
+        # for 60 s would hide the next rotation window from a failing login for as long.
+        return self._get(key, force=True, ignore_backoff=True).value
 
     def prefetch(
         self,

@@ -186,7 +186,9 @@ class Store(Generic[K, V]):
             return entry
         return None
 
-    def plan(self, key: K, *, force: bool = False) -> Entry[V] | _Flight[V] | Ticket[K, V]:
+    def plan(
+        self, key: K, *, force: bool = False, ignore_backoff: bool = False
+    ) -> Entry[V] | _Flight[V] | Ticket[K, V]:
         """Decide, under the lock, how to answer a read of ``key``.
 
         Returns an entry to serve now (fresh, or stale within its window), a flight to
@@ -194,7 +196,9 @@ class Store(Generic[K, V]):
         loads, and must end it with ``succeed``, ``fail`` or ``abandon``. Raises the
         remembered error inside a backoff step. ``force`` (an explicit refresh) plans a
         load even when the entry is fresh, joins a load in flight, and never serves
-        stale. Reads that are not forced are counted as a hit or a miss.
+        stale. ``ignore_backoff`` loads even inside a backoff step: only for callers that
+        rate-limit themselves (rotation_candidate). Reads that are not forced are
+        counted as a hit or a miss.
         """
         with self._lock:
             now = self.clock()
@@ -213,7 +217,7 @@ class Store(Generic[K, V]):
                     self.stale_served += 1
                     return entry
                 return flight
-            if failure is not None and now < failure.retry_at:
+            if failure is not None and now < failure.retry_at and not ignore_backoff:
                 # Inside a backoff step: no load, however hot the key.
                 if not force and entry is not None and now < entry.stale_until:
                     self.stale_served += 1
@@ -224,17 +228,22 @@ class Store(Generic[K, V]):
             return Ticket(key, entry, failure, flight, force)
 
     def get(
-        self, key: K, loader: Callable[[V | None], Load[V]], *, force: bool = False
+        self,
+        key: K,
+        loader: Callable[[V | None], Load[V]],
+        *,
+        force: bool = False,
+        ignore_backoff: bool = False,
     ) -> Entry[V]:
         """Return a usable entry for ``key``, loading it through ``loader`` if needed."""
-        planned = self.plan(key, force=force)
+        planned = self.plan(key, force=force, ignore_backoff=ignore_backoff)
         while isinstance(planned, _Flight):
             planned.done.wait()
             if planned.error is None or isinstance(planned.error, Exception):
                 return planned.outcome()
             # The loader was interrupted (KeyboardInterrupt, SystemExit), not failed:
             # that is its thread's business, so plan again rather than re-raise it here.
-            planned = self.plan(key, force=force)
+            planned = self.plan(key, force=force, ignore_backoff=ignore_backoff)
         if isinstance(planned, Entry):
             return planned
         try:

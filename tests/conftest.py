@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,6 +20,8 @@ from secretcache import SecretCache
 from secretcache.testing import FakeClock
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 REGION = "us-east-1"
@@ -32,7 +33,7 @@ pytest_plugins = ["fixtures_postgres"]
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_var, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's fake key
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = REGION
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ.pop("SECRETCACHE_TTL", None)
@@ -55,7 +56,7 @@ def moto_backend() -> Iterator[None]:
 def sm(boto_session: boto3.Session, moto_backend: None) -> SecretsManagerClient:
     """A Secrets Manager client on moto, with botocore's standard retries (3 attempts)."""
     return boto_session.client(
-        "secretsmanager", config=Config(retries={"mode": "standard", "max_attempts": 3})
+        "secretsmanager", config=Config(retries={"mode": "standard", "total_max_attempts": 3})
     )
 
 

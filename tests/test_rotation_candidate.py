@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -104,8 +104,9 @@ def test_a_burst_of_failed_logins_asks_at_most_once_a_second(
         for _ in range(50):
             assert cache.rotation_candidate(db, failed) is None
             clock.advance(0.01)
-    # AWSCURRENT and AWSPENDING once each; AWSPENDING's absence is remembered.
-    assert calls["GetSecretValue"] <= 2
+    # AWSCURRENT, AWSPENDING, and AWSCURRENT once more (finishSecret may have run
+    # between the first two reads); then AWSPENDING's absence is remembered.
+    assert calls["GetSecretValue"] <= 3
 
 
 def test_errors_other_than_not_found_propagate(
@@ -118,3 +119,27 @@ def test_errors_other_than_not_found_propagate(
         faults.fail("AccessDeniedException")
         with pytest.raises(SecretAccessDeniedError):
             cache.rotation_candidate(db, failed)
+
+
+def test_finish_between_the_two_reads_still_finds_the_new_current(
+    sm: SecretsManagerClient, db: str, make_cache: Callable[..., SecretCache], clock: FakeClock
+) -> None:
+    cache = make_cache()
+    failed = cache.get_secret(db).version_id
+    pending = start_rotation(sm, db, '{"password": "p2"}')
+    clock.advance(1)
+
+    # finishSecret lands right after the cache re-read AWSCURRENT (still the old one).
+    def finish_after_current_read(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if params.get("VersionStage") == "AWSPENDING":
+            finish_rotation(sm, db, pending)
+
+    sm.meta.events.register("before-call.secrets-manager.GetSecretValue", finish_after_current_read)
+    try:
+        candidate = cache.rotation_candidate(db, failed)
+    finally:
+        sm.meta.events.unregister(
+            "before-call.secrets-manager.GetSecretValue", finish_after_current_read
+        )
+    assert candidate is not None
+    assert candidate.version_id == pending
