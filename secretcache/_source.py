@@ -28,6 +28,7 @@ __all__ = [
     "BatchPage",
     "BotocoreSource",
     "SecretSource",
+    "batch_page_from_response",
     "build_client",
     "secret_from_response",
 ]
@@ -204,20 +205,24 @@ class BotocoreSource:
             kwargs["NextToken"] = next_token
         with mapping_errors():
             response = self.client.batch_get_secret_value(**kwargs)
-        by_arn_or_name: dict[str, str] = {}
-        for asked in secret_ids or ():
-            by_arn_or_name[asked] = asked
-        secrets = []
-        for item in response.get("SecretValues", []):
-            asked_as = by_arn_or_name.get(item.get("Name", "")) or by_arn_or_name.get(
-                item.get("ARN", ""), item.get("Name", "")
-            )
-            secrets.append(secret_from_response(asked_as, item))
-        errors: dict[str, SecretCacheError] = {}
-        for err in response.get("Errors", []):
-            sid = err.get("SecretId", "")
-            errors[sid] = _batch_error(sid, err)
-        return BatchPage(secrets, errors, response.get("NextToken"))
+        return batch_page_from_response(response, secret_ids)
+
+
+def batch_page_from_response(
+    response: Mapping[str, Any], secret_ids: Sequence[str] | None
+) -> BatchPage:
+    """Build a BatchPage from a BatchGetSecretValue response, keyed by the ids asked."""
+    asked = {sid: sid for sid in secret_ids or ()}
+    secrets = []
+    for item in response.get("SecretValues", []):
+        name = item.get("Name", "")
+        secret_id = asked.get(name) or asked.get(item.get("ARN", ""), name)
+        secrets.append(secret_from_response(secret_id, item))
+    errors: dict[str, SecretCacheError] = {}
+    for err in response.get("Errors", []):
+        sid = err.get("SecretId", "")
+        errors[sid] = _batch_error(sid, err)
+    return BatchPage(secrets, errors, response.get("NextToken"))
 
 
 def _batch_error(secret_id: str, entry: Mapping[str, Any]) -> SecretCacheError:

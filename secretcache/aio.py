@@ -26,8 +26,8 @@ from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret, 
 from ._revalidate import Get, plan_load
 from ._source import (
     BatchPage,
-    _batch_error,
     _install_scrubber,
+    batch_page_from_response,
     metadata_from_response,
     secret_from_response,
 )
@@ -185,7 +185,7 @@ class AioBotocoreSource:
         client = await self.client()
         with mapping_errors():
             response = await client.batch_get_secret_value(**kwargs)
-        return _batch_page(response, secret_ids)
+        return batch_page_from_response(response, secret_ids)
 
     async def aclose(self) -> None:
         """Close the client if it was built here (a client passed in stays open)."""
@@ -201,21 +201,6 @@ class AioBotocoreSource:
         except (RuntimeError, OSError):
             # Built in an event loop that is closed now: its connections went with it.
             log.debug("secretcache: could not close a client from a closed event loop")
-
-
-def _batch_page(response: Mapping[str, Any], secret_ids: Sequence[str] | None) -> BatchPage:
-    # Same reading as BotocoreSource.batch_get_secret_value: results keyed by the id asked.
-    asked = {sid: sid for sid in secret_ids or ()}
-    secrets = []
-    for item in response.get("SecretValues", []):
-        name = item.get("Name", "")
-        secret_id = asked.get(name) or asked.get(item.get("ARN", ""), name)
-        secrets.append(secret_from_response(secret_id, item))
-    errors: dict[str, SecretCacheError] = {}
-    for err in response.get("Errors", []):
-        secret_id = err.get("SecretId", "")
-        errors[secret_id] = _batch_error(secret_id, err)
-    return BatchPage(secrets, errors, response.get("NextToken"))
 
 
 # -- the cache ------------------------------------------------------------------------
