@@ -32,8 +32,8 @@ postgres:
 	fi
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check secretcache tests examples bench
-	$(BIN)/ruff format --check secretcache tests examples bench
+	$(BIN)/ruff check secretcache tests examples bench tools
+	$(BIN)/ruff format --check secretcache tests examples bench tools
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy --strict secretcache

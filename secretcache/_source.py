@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .exceptions import SecretCacheError
 
 __all__ = [
+    "CLIENT_SETTINGS",
     "BatchPage",
     "BotocoreSource",
     "SecretSource",
@@ -126,17 +127,22 @@ def metadata_from_response(response: Mapping[str, Any]) -> SecretMetadata:
     )
 
 
+#: The default clients' settings: botocore's standard retries (3 attempts in all),
+#: timeouts short enough for Lambda, and our user agent.
+CLIENT_SETTINGS: dict[str, Any] = {
+    "retries": {"mode": "standard", "total_max_attempts": 3},
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "user_agent_extra": f"secretcache/{__version__}",
+}
+
+
 def build_client(session: boto3.Session | None = None) -> SecretsManagerClient:
     """Build the default client: standard retries, short timeouts, our user agent."""
     import boto3
     from botocore.config import Config
 
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=5,
-        user_agent_extra=f"secretcache/{__version__}",
-    )
+    config = Config(**CLIENT_SETTINGS)
     factory = session if session is not None else boto3.session.Session()
     with mapping_errors():
         return factory.client("secretsmanager", config=config)

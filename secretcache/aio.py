@@ -13,51 +13,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from functools import partial
-from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from . import _parse
-from ._cache import DEFAULT_TTL, RECHECK_INTERVAL, Key, RotationCallback, SecretCache, _copy, _key
+from ._base import CacheBase, Key, RotationCallback, copy_parsed, make_key
 from ._errors import mapping_errors
-from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret, SecretMetadata
+from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._revalidate import Get, plan_load
 from ._source import (
+    CLIENT_SETTINGS,
     BatchPage,
     _install_scrubber,
     batch_page_from_response,
     metadata_from_response,
     secret_from_response,
 )
-from ._store import Entry, Load, Store, Ticket
-from ._validate import (
-    check_callable,
-    check_fraction,
-    check_seconds,
-    check_secret_id,
-    check_size,
-    env_seconds,
-)
-from ._version import __version__
+from ._store import Entry, Load, Ticket
 from .exceptions import (
-    SecretAccessDeniedError,
     SecretCacheError,
-    SecretDecryptionError,
-    SecretDeletedError,
     SecretNotFoundError,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+    from types import TracebackType
 
 __all__ = ["AioBotocoreSource", "AsyncSecretCache", "AsyncSecretSource", "build_async_client"]
 
 log = logging.getLogger("secretcache")
-
-_check = SecretCache._check
-_TERMINAL = (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
 
 
 # -- the source -----------------------------------------------------------------------
@@ -94,12 +79,7 @@ async def build_async_client(session: Any, stack: contextlib.AsyncExitStack) -> 
         from aiobotocore.session import get_session
 
         session = get_session()
-    config = AioConfig(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=5,
-        user_agent_extra=f"secretcache/{__version__}",
-    )
+    config = AioConfig(**CLIENT_SETTINGS)
     with mapping_errors():
         return await stack.enter_async_context(
             session.create_client("secretsmanager", config=config)
@@ -204,7 +184,7 @@ class AioBotocoreSource:
 
 
 # -- the cache ------------------------------------------------------------------------
-class AsyncSecretCache:
+class AsyncSecretCache(CacheBase):
     """A TTL cache of Secrets Manager secrets for asyncio code, on aiobotocore.
 
     The same API and rules as ``SecretCache`` with coroutines: a fresh read awaits
@@ -229,31 +209,16 @@ class AsyncSecretCache:
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
-        if ttl is None:
-            ttl = env_seconds("SECRETCACHE_TTL", DEFAULT_TTL)
-        checked_ttl = check_seconds("ttl", ttl)
-        assert checked_ttl is not None
-        if revalidate not in ("get", "describe"):
-            raise ValueError(f"revalidate must be 'get' or 'describe', not {revalidate!r}")
-        self._ttl = checked_ttl
-        self._revalidate = revalidate
-        self._clock = check_callable("clock", clock)
-        self._source: AsyncSecretSource = source or AioBotocoreSource(client, session)
-        self._store: Store[Key, Secret] = Store(
-            ttl=checked_ttl,
-            jitter=check_fraction("jitter", jitter),
-            max_size=check_size("max_size", max_size),
-            max_stale=check_seconds("max_stale", max_stale, allow_none=True),
-            clock=self._clock,
-            on_replace=self._replaced,
+        super().__init__(
+            ttl=ttl,
+            jitter=jitter,
+            max_size=max_size,
+            max_stale=max_stale,
+            revalidate=revalidate,
+            clock=clock,
+            on_rotation=on_rotation,
         )
-        self._callbacks: list[RotationCallback] = []
-        if on_rotation is not None:
-            self.on_rotation(on_rotation)
-        self._counter_lock = threading.Lock()
-        self._api_calls: dict[str, int] = {}
-        self._rotations = 0
-        self._describe_denied: set[str] = set()
+        self._source: AsyncSecretSource = source or AioBotocoreSource(client, session)
         # asyncio keeps only weak references to tasks: hold the loads until they end.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -295,7 +260,7 @@ class AsyncSecretCache:
     ) -> Any:
         """Return the SecretString parsed as JSON: a fresh copy the caller may mutate."""
         entry = await self._entry(secret_id, version_stage, version_id)
-        return _copy(entry, self._parsed(entry))
+        return copy_parsed(entry, self._parsed(entry))
 
     async def get_secret_field(
         self,
@@ -306,54 +271,59 @@ class AsyncSecretCache:
         version_id: str | None = None,
     ) -> Any:
         """Return one field of the secret's JSON object (SecretFieldError if missing)."""
-        if not isinstance(field, str):
-            raise TypeError(f"field must be a str, not {type(field).__name__}")
-        entry = await self._entry(secret_id, version_stage, version_id)
-        return _copy(entry, _parse.field_of(entry.value, self._parsed(entry), field))
+        self._check_field(field)
+        return self._field(await self._entry(secret_id, version_stage, version_id), field)
 
     async def _entry(
         self, secret_id: str, version_stage: str, version_id: str | None
     ) -> Entry[Secret]:
-        key = _key(secret_id, version_stage, version_id)
+        key = make_key(secret_id, version_stage, version_id)
         try:
             entry = self._store.lookup(key)
         except TypeError:
             entry = None  # an unhashable argument: let the checks below explain it
         if entry is not None:
             return entry
-        _check(secret_id, version_stage, version_id)
+        self._check(secret_id, version_stage, version_id)
         return await self._get(key)
 
-    async def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
-        planned = self._store.plan(key, force=force)
-        if isinstance(planned, Entry):
-            return planned
-        if isinstance(planned, Ticket):
-            flight = planned.flight
-            task = asyncio.get_running_loop().create_task(self._load(planned))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            flight.task = task
-        else:
-            flight = planned
-        loading = flight.task
-        if isinstance(loading, asyncio.Task) and loading.get_loop() is asyncio.get_running_loop():
-            # shield: a reader cancelled while waiting leaves the load running for the rest.
-            await asyncio.shield(loading)
-        else:
-            # Loading on another thread's event loop: wait without blocking this one.
-            await asyncio.to_thread(flight.done.wait)
-        return flight.outcome()
+    async def _get(
+        self, key: Key, *, force: bool = False, ignore_backoff: bool = False
+    ) -> Entry[Secret]:
+        while True:
+            planned = self._store.plan(key, force=force, ignore_backoff=ignore_backoff)
+            if isinstance(planned, Entry):
+                return planned
+            if isinstance(planned, Ticket):
+                flight = planned.flight
+                task = asyncio.get_running_loop().create_task(self._load(planned))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                flight.task = task
+            else:
+                flight = planned
+            loading = flight.task
+            if (
+                isinstance(loading, asyncio.Task)
+                and loading.get_loop() is asyncio.get_running_loop()
+            ):
+                # shield: a reader cancelled while waiting leaves the load running.
+                await asyncio.shield(loading)
+            else:
+                # Loading on another thread's event loop: wait without blocking this one.
+                await asyncio.to_thread(flight.done.wait)
+            if flight.error is None or isinstance(flight.error, Exception):
+                return flight.outcome()
+            # The load was cancelled or interrupted, not failed: that was its owner's
+            # business, so plan again rather than hand this reader a copy of it.
 
     async def _load(self, ticket: Ticket[Key, Secret]) -> None:
         """Run one load to its end; the outcome goes to the flight, never raised here."""
         try:
             loaded = await self._fetch(ticket.key, ticket.previous)
         except SecretCacheError as exc:
-            if self._store.fail(ticket, exc) is None and isinstance(exc, _TERMINAL):
-                # Revoked, deleted or undecryptable: that goes for every stage we hold.
-                secret_id = ticket.key[0]
-                self._store.invalidate(lambda k: k[0] == secret_id and k != ticket.key)
+            if self._store.fail(ticket, exc) is None:
+                self._forget_siblings(ticket.key, exc)
         except BaseException as exc:
             self._store.abandon(ticket, exc)
             if not isinstance(exc, Exception):
@@ -389,56 +359,12 @@ class AsyncSecretCache:
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
 
-    def _parsed(self, entry: Entry[Secret]) -> Any:
-        cached = entry.parsed
-        version_id = entry.value.version_id
-        if isinstance(cached, tuple) and cached[0] == version_id:
-            return cached[1]
-        parsed = _parse.parse_json(entry.value)
-        entry.parsed = (version_id, parsed)
-        return parsed
-
-    def _count(self, operation: str) -> None:
-        with self._counter_lock:
-            self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
-
-    def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
-        secret_id, stage, _ = key
-        if old is None or stage is None or old.version_id == new.version_id:
-            return
-        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
-        with self._counter_lock:
-            self._rotations += 1
-        # Other stages of this secret moved too: revalidate them on their next read.
-        self._store.expire(lambda k: k[0] == secret_id and k != key, servable=True)
-        for callback in list(self._callbacks):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("on_rotation callback %r failed for %s", callback, secret_id)
-
     # -- control ----------------------------------------------------------------------
-    def on_rotation(self, callback: RotationCallback) -> RotationCallback:
-        """Register ``callback(RotationEvent)`` (called in the loop); return it."""
-        self._callbacks.append(check_callable("callback", callback))
-        return callback
-
     async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
         """Fetch now (joining a fetch in flight); return True if the version changed."""
-        _check(secret_id, version_stage, None)
-        key = _key(secret_id, version_stage, None)
-        before = self._store.data.get(key)
-        old_version = before.value.version_id if before is not None else None
-        entry = await self._get(key, force=True)
+        old_version = self._version_before(secret_id, version_stage)
+        entry = await self._get(make_key(secret_id, version_stage, None), force=True)
         return old_version is not None and entry.value.version_id != old_version
-
-    def invalidate(self, secret_id: str | None = None) -> None:
-        """Forget one secret (all its stages and versions), or everything."""
-        if secret_id is None:
-            self._store.invalidate()
-            return
-        check_secret_id(secret_id)
-        self._store.invalidate(lambda k: k[0] == secret_id)
 
     async def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
         """Return a version to retry with after a login failed with ``failed_version_id``.
@@ -446,26 +372,20 @@ class AsyncSecretCache:
         As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a different
         AWSPENDING (rotation window), else None; asks at most once a second per secret.
         """
-        check_secret_id(secret_id)
-        if not isinstance(failed_version_id, str):
-            raise TypeError("failed_version_id must be a str")
-        current = await self._recheck(_key(secret_id, AWSCURRENT, None))
-        if current.version_id != failed_version_id:
-            return current
+        plan = self.rotation_plan(secret_id, failed_version_id)
         try:
-            pending = await self._recheck(_key(secret_id, AWSPENDING, None))
-        except SecretNotFoundError:
-            return None  # no rotation under way
-        return pending if pending.version_id != failed_version_id else None
-
-    async def _recheck(self, key: Key) -> Secret:
-        entry = self._store.data.get(key)
-        if entry is not None and self._clock() - entry.loaded_at < RECHECK_INTERVAL:
-            return entry.value
-        failure_at = self._store.failed_at(key)
-        if failure_at is not None and self._clock() - failure_at < RECHECK_INTERVAL:
-            self._store.raise_failure(key)
-        return (await self._get(key, force=True)).value
+            key, reread = next(plan)
+            while True:
+                try:
+                    found = None if reread else self._recent(key)
+                    if found is None:
+                        found = (await self._get(key, force=True, ignore_backoff=True)).value
+                except SecretNotFoundError as exc:
+                    key, reread = plan.throw(exc)
+                else:
+                    key, reread = plan.send(found)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def prefetch(
         self,
@@ -477,23 +397,6 @@ class AsyncSecretCache:
         from ._prefetch import aprefetch
 
         return await aprefetch(self, secret_ids, filters)
-
-    def stats(self) -> CacheStats:
-        """Return a snapshot of the counters."""
-        store = self._store
-        with self._counter_lock:
-            api_calls = MappingProxyType(dict(self._api_calls))
-            rotations = self._rotations
-        return CacheStats(
-            hits=store.hits,
-            misses=store.misses,
-            refreshes=store.refreshes,
-            rotations=rotations,
-            stale_served=store.stale_served,
-            errors=store.errors,
-            size=len(store),
-            api_calls=api_calls,
-        )
 
     async def aclose(self) -> None:
         """Cancel loads in flight, forget every value, close a client built here."""
@@ -516,9 +419,3 @@ class AsyncSecretCache:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"<AsyncSecretCache ttl={self._ttl:g}s revalidate={self._revalidate!r} "
-            f"size={len(self._store)}/{self._store.max_size}>"
-        )

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ._models import AWSCURRENT, AWSPENDING, AWSPREVIOUS
+from ._source import CLIENT_SETTINGS
 from ._validate import check_secret_id, check_stage, check_version_id
 from ._version import __version__
 from .exceptions import InvalidSecretRequestError, SecretCacheError, SecretCredentialsError
@@ -179,12 +180,9 @@ def _clients(args: argparse.Namespace) -> tuple[SecretsManagerClient, STSClient,
     region = session.region_name
     if not region:
         raise UsageError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=2,
-        read_timeout=5,
-        user_agent_extra=f"secretcache/{__version__} secretcache-cli",
-    )
+    settings = dict(CLIENT_SETTINGS)
+    settings["user_agent_extra"] += " secretcache-cli"
+    config = Config(**settings)
     sm = session.client("secretsmanager", endpoint_url=args.endpoint_url, config=config)
     sts = session.client("sts", endpoint_url=args.endpoint_url, config=config)
     return sm, sts, region
