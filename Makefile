@@ -40,7 +40,8 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev postgres
 	$(BIN)/coverage run -m pytest -q
-	@$(BIN)/coverage report | tail -n 1 | awk '{print "total branch coverage: " $$NF}'
+	@$(BIN)/coverage report
+	@echo "total branch coverage: $$($(BIN)/coverage report --format=total)%"
 
 test: lint typecheck pytest
 
