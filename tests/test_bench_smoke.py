@@ -1,0 +1,107 @@
+"""Smoke runs of bench/ with tiny counts, so the benchmarks cannot rot.
+
+No timing is asserted anywhere: only that every measurement runs, renders, and that the
+call counts the benchmarks report follow secretcache's contract.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+pytest.importorskip("aws_secretsmanager_caching", reason="the bench extra is not installed")
+
+
+def _load(name: str) -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def compare() -> ModuleType:
+    return _load("compare")
+
+
+@pytest.fixture(scope="module")
+def fleet() -> ModuleType:
+    return _load("fleet")
+
+
+@pytest.fixture(scope="module")
+def quick_results(compare: ModuleType) -> Any:
+    return compare.measure(quick=True)
+
+
+def test_compare_measures_every_library(compare: ModuleType, quick_results: Any) -> None:
+    keys = {"secretcache", "aws", "pt_provider", "pt_get", "naive"}
+    assert keys | {"floor"} <= set(quick_results.hit)
+    assert keys <= set(quick_results.stampede)
+    assert keys <= set(quick_results.rotation)
+    assert keys <= set(quick_results.throttled)
+    assert "secretcache" in quick_results.imports
+    assert quick_results.memory["secretcache"]["retained_per_secret"] > 0
+
+
+def test_compare_counts_calls_as_the_contract_says(quick_results: Any) -> None:
+    # secretcache: one call per stampede; stale served while throttled.
+    assert quick_results.stampede["secretcache"]["cold_max"] == 1
+    assert quick_results.stampede["secretcache"]["expired_max"] == 1
+    assert quick_results.throttled["secretcache"]["stale_fraction"] == 1
+    # The AWS library's cold read is DescribeSecret then GetSecretValue, single-flight.
+    assert quick_results.stampede["aws"]["cold_ops"] == {
+        "DescribeSecret": 1,
+        "GetSecretValue": 1,
+    }
+    # Powertools never serves stale: every throttled read raises.
+    assert quick_results.throttled["pt_provider"]["errors"] > 0
+
+
+def test_compare_renders_the_summary_table(compare: ModuleType, quick_results: Any) -> None:
+    text = compare.render(quick_results, compare.h.machine())
+    assert "| measurement | secretcache |" in text
+    for target in ("<= 10x", ">= 0.8x", "<= 250 B", "<= 5 ms", "stale, <= 6"):
+        assert target in text
+
+
+def test_fleet_runs_all_three_fleets(fleet: ModuleType) -> None:
+    defaults, no_jitter, describe = fleet.run(quick=True)
+    for result in (defaults, no_jitter, describe):
+        assert result.total_calls > 0
+        assert result.never_saw_new == 0  # rotation at 300 s, run ends at 900 s
+        assert result.stale_max <= 300 + 60  # one TTL plus the wait for a request
+    assert set(defaults.calls) == {"GetSecretValue"}
+    assert describe.calls["DescribeSecret"] > 0
+    # One GetSecretValue per environment at start and one after the rotation.
+    assert describe.calls["GetSecretValue"] == 2 * describe.envs
+    text = fleet.render([defaults, no_jitter, describe], fleet.h.machine())
+    assert "What this means for sizing" in text
+
+
+def test_results_sections_are_replaced_independently(
+    compare: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = compare.h
+    monkeypatch.setattr(harness, "RESULTS", str(tmp_path / "RESULTS.md"))
+    harness.write_section("compare", "first compare")
+    harness.write_section("fleet", "first fleet")
+    harness.write_section("compare", "second compare")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "second compare" in text
+    assert "first fleet" in text
+    assert "first compare" not in text
