@@ -17,7 +17,6 @@ awaiting one, and both follow the same rules:
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 
 from ._models import Secret, SecretMetadata
 from ._store import Load
@@ -26,24 +25,27 @@ from .exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFo
 __all__ = ["Describe", "Get", "Plan", "Request", "plan_load"]
 
 
-@dataclass(frozen=True, slots=True)
 class Get:
     """Call GetSecretValue with exactly one of ``version_stage`` and ``version_id``."""
 
-    secret_id: str
-    version_stage: str | None
-    version_id: str | None
-
+    # Plain slotted classes, not dataclasses: see _store.Load.
+    __slots__ = ("secret_id", "version_id", "version_stage")
     operation = "GetSecretValue"
 
+    def __init__(self, secret_id: str, version_stage: str | None, version_id: str | None) -> None:
+        self.secret_id = secret_id
+        self.version_stage = version_stage
+        self.version_id = version_id
 
-@dataclass(frozen=True, slots=True)
+
 class Describe:
     """Call DescribeSecret."""
 
-    secret_id: str
-
+    __slots__ = ("secret_id",)
     operation = "DescribeSecret"
+
+    def __init__(self, secret_id: str) -> None:
+        self.secret_id = secret_id
 
 
 Request = Get | Describe

@@ -7,8 +7,7 @@ error leaves it already mapped to secretcache's tree (``_errors.mapping_errors``
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -35,13 +34,21 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class BatchPage:
     """One BatchGetSecretValue page: values, per-id typed errors, and the next token."""
 
-    secrets: Sequence[Secret]
-    errors: Mapping[str, SecretCacheError] = field(default_factory=dict)
-    next_token: str | None = None
+    # A plain slotted class, not a dataclass: see _store.Load.
+    __slots__ = ("errors", "next_token", "secrets")
+
+    def __init__(
+        self,
+        secrets: Sequence[Secret],
+        errors: Mapping[str, SecretCacheError] | None = None,
+        next_token: str | None = None,
+    ) -> None:
+        self.secrets = secrets
+        self.errors: Mapping[str, SecretCacheError] = {} if errors is None else errors
+        self.next_token = next_token
 
 
 @runtime_checkable
@@ -78,17 +85,26 @@ def _stages(raw: Sequence[str] | None) -> tuple[str, ...]:
     return _STAGE_TUPLES.setdefault(key, key) if len(_STAGE_TUPLES) < 64 else key
 
 
+def _utc(moment: Any) -> Any:
+    # botocore gives each timestamp its own dateutil tzlocal() instance (~470 B per
+    # cached secret); the same instant in the shared timezone.utc costs nothing extra.
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc)
+    return moment
+
+
 def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
     """Build a Secret from a GetSecretValue (or batch entry) response."""
     binary = response.get("SecretBinary")
     string = response.get("SecretString")
+    name = response.get("Name", secret_id)
     return Secret(
         secret_id=secret_id,
-        name=response.get("Name", secret_id),
+        name=secret_id if name == secret_id else name,  # one string, not two equal ones
         arn=response.get("ARN", ""),
         version_id=response.get("VersionId", ""),
         version_stages=_stages(response.get("VersionStages")),
-        created_date=response.get("CreatedDate"),
+        created_date=_utc(response.get("CreatedDate")),
         secret_string=string,
         secret_binary=bytes(binary) if string is None and binary is not None else None,
     )

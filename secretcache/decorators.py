@@ -16,7 +16,6 @@ awaited.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -137,9 +136,13 @@ class _Injector:
             if entry is not None:
                 return entry.value
         # A load does blocking I/O: keep it off the event loop.
+        import asyncio  # only async callers pay for importing asyncio
+
         return await asyncio.to_thread(self.get, cache)
 
     async def acandidate(self, cache: Any, failed: Secret) -> Secret | None:
+        import asyncio
+
         try:
             if inspect.iscoroutinefunction(cache.rotation_candidate):
                 found = await cache.rotation_candidate(self.secret_id, failed.version_id)

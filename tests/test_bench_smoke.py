@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
-pytest.importorskip("aws_secretsmanager_caching", reason="the bench extra is not installed")
-
 
 def _load(name: str) -> ModuleType:
     if str(BENCH) not in sys.path:
