@@ -29,6 +29,7 @@ __all__ = [
     "BotocoreSource",
     "SecretSource",
     "batch_page_from_response",
+    "batch_request",
     "build_client",
     "secret_from_response",
 ]
@@ -217,17 +218,27 @@ class BotocoreSource:
         next_token: str | None = None,
     ) -> BatchPage:
         """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
-        kwargs: dict[str, Any] = {}
-        if secret_ids is not None:
-            kwargs["SecretIdList"] = list(secret_ids)
-        if filters is not None:
-            kwargs["Filters"] = list(filters)
-            kwargs["MaxResults"] = 20
-        if next_token is not None:
-            kwargs["NextToken"] = next_token
+        kwargs = batch_request(secret_ids, filters, next_token)
         with mapping_errors():
             response = self.client.batch_get_secret_value(**kwargs)
         return batch_page_from_response(response, secret_ids)
+
+
+def batch_request(
+    secret_ids: Sequence[str] | None,
+    filters: Sequence[Mapping[str, Any]] | None,
+    next_token: str | None,
+) -> dict[str, Any]:
+    """Return BatchGetSecretValue's arguments: ids or filters (paged 20 at a time)."""
+    kwargs: dict[str, Any] = {}
+    if secret_ids is not None:
+        kwargs["SecretIdList"] = list(secret_ids)
+    if filters is not None:
+        kwargs["Filters"] = list(filters)
+        kwargs["MaxResults"] = 20
+    if next_token is not None:
+        kwargs["NextToken"] = next_token
+    return kwargs
 
 
 def batch_page_from_response(

@@ -27,6 +27,7 @@ from ._source import (
     BatchPage,
     _install_scrubber,
     batch_page_from_response,
+    batch_request,
     metadata_from_response,
     secret_from_response,
 )
@@ -154,14 +155,7 @@ class AioBotocoreSource:
         next_token: str | None = None,
     ) -> BatchPage:
         """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
-        kwargs: dict[str, Any] = {}
-        if secret_ids is not None:
-            kwargs["SecretIdList"] = list(secret_ids)
-        if filters is not None:
-            kwargs["Filters"] = list(filters)
-            kwargs["MaxResults"] = 20
-        if next_token is not None:
-            kwargs["NextToken"] = next_token
+        kwargs = batch_request(secret_ids, filters, next_token)
         client = await self.client()
         with mapping_errors():
             response = await client.batch_get_secret_value(**kwargs)
