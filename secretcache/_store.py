@@ -78,22 +78,26 @@ class _Failure:
 class _Flight(Generic[V]):
     """A load in progress that other readers of the same key wait for."""
 
-    __slots__ = ("done", "entry", "error", "invalidated", "task")
+    __slots__ = ("done", "entry", "error", "invalidated", "stale_error", "task")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.entry: Entry[V] | None = None
         self.error: BaseException | None = None
+        # The load failed but its reader was served stale: a forced read joining it
+        # (refresh()) asked for a fetch, and must see that the fetch failed.
+        self.stale_error: SecretCacheError | None = None
         # Set (under the store's lock) when invalidate() matches this key mid-load: the
         # load's outcome is handed to its callers but not kept.
         self.invalidated = False
         # The async cache keeps the loading task here so its waiters can await it.
         self.task: object = None
 
-    def outcome(self) -> Entry[V]:
+    def outcome(self, force: bool = False) -> Entry[V]:
         """Return the loaded entry, or raise (a copy of) the load's error."""
-        if self.error is not None:
-            raise fresh_copy(self.error)
+        error = self.error if self.error is not None or not force else self.stale_error
+        if error is not None:
+            raise fresh_copy(error)
         assert self.entry is not None
         return self.entry
 
@@ -243,7 +247,7 @@ class Store(Generic[K, V]):
         while isinstance(planned, _Flight):
             planned.done.wait()
             if planned.error is None or isinstance(planned.error, Exception):
-                return planned.outcome()
+                return planned.outcome(force)
             # The loader was interrupted (KeyboardInterrupt, SystemExit), not failed:
             # that is its thread's business, so plan again rather than re-raise it here.
             planned = self.plan(key, force=force, ignore_backoff=ignore_backoff)
@@ -264,12 +268,14 @@ class Store(Generic[K, V]):
     def succeed(self, ticket: Ticket[K, V], loaded: Load[V]) -> Entry[V]:
         """End a load that worked: store the value, wake the waiters, report a change."""
         try:
-            entry = self._commit(ticket.key, loaded, ticket.flight)
+            entry, kept = self._commit(ticket.key, loaded, ticket.flight)
             ticket.flight.entry = entry
         finally:
             self._land(ticket)
         previous = ticket.previous
-        if self._on_replace is not None and loaded.value is not previous:
+        # A value invalidate() discarded replaced nothing: no rotation to report (a
+        # load started after the invalidation may be reporting this very version).
+        if kept and self._on_replace is not None and loaded.value is not previous:
             self._on_replace(ticket.key, previous, loaded.value)
         return entry
 
@@ -283,6 +289,7 @@ class Store(Generic[K, V]):
                 ticket.flight.error = exc
             else:
                 ticket.flight.entry = served
+                ticket.flight.stale_error = exc
         finally:
             self._land(ticket)
         return served
@@ -294,7 +301,9 @@ class Store(Generic[K, V]):
 
     def _land(self, ticket: Ticket[K, V]) -> None:
         with self._lock:
-            del self._flights[ticket.key]
+            # invalidate() may have detached this flight and a newer one may fly now.
+            if self._flights.get(ticket.key) is ticket.flight:
+                del self._flights[ticket.key]
         ticket.flight.done.set()
 
     def put(self, key: K, loaded: Load[V]) -> V:
@@ -355,7 +364,8 @@ class Store(Generic[K, V]):
             del failures[next(iter(failures))]
         failures[key] = failure
 
-    def _commit(self, key: K, loaded: Load[V], flight: _Flight[V] | None) -> Entry[V]:
+    def _commit(self, key: K, loaded: Load[V], flight: _Flight[V] | None) -> tuple[Entry[V], bool]:
+        """Build the entry for a loaded value; return it and whether it was stored."""
         with self._lock:
             now = self.clock()
             fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
@@ -367,14 +377,15 @@ class Store(Generic[K, V]):
             if old is not None:
                 self.refreshes += 1
                 entry.parsed = old.parsed  # the reader checks it matches the version
-            self._failures.pop(key, None)
-            if flight is None or not flight.invalidated:
+            if flight is not None and flight.invalidated:
                 # An invalidate() of this key during the load wins: hand the value out,
                 # keep nothing. Invalidating other keys leaves this load alone.
-                if old is None:
-                    self._make_room()
-                self.data[key] = entry
-            return entry
+                return entry, False
+            self._failures.pop(key, None)
+            if old is None:
+                self._make_room()
+            self.data[key] = entry
+            return entry, True
 
     def _make_room(self) -> None:
         """Evict until there is room for one more entry (CLOCK: LRU's lock-free cousin)."""
@@ -392,9 +403,10 @@ class Store(Generic[K, V]):
     def invalidate(self, predicate: Callable[[K], bool] | None = None) -> None:
         """Drop entries and remembered failures (all, or those whose key matches)."""
         with self._lock:
-            for key, flight in self._flights.items():
-                if predicate is None or predicate(key):
-                    flight.invalidated = True
+            for key in [k for k in self._flights if predicate is None or predicate(k)]:
+                # Its caller still gets what it fetched, but later readers must not
+                # join a request sent before the invalidation: they load afresh.
+                self._flights.pop(key).invalidated = True
             if predicate is None:
                 self.data.clear()
                 self._failures.clear()

@@ -251,3 +251,56 @@ def test_waiters_retry_when_the_loader_is_interrupted() -> None:
     # Only the interrupted thread sees the interrupt; the waiter loads for itself.
     assert sorted(type(o).__name__ for o in outcomes) == ["KeyboardInterrupt", "str"]
     assert "v1" in outcomes
+
+
+def test_a_read_after_invalidate_does_not_join_the_load_sent_before_it() -> None:
+    source = GatedSource({"a": "old"}, read_first=True)
+    cache = SecretCache(source=source, clock=FakeClock())
+    got: dict[str, str] = {}
+    first = threading.Thread(target=lambda: got.update(first=cache.get_secret_string("a")))
+    first.start()
+    assert source.entered.acquire(timeout=WAIT)  # "old" is on the wire
+    source.rotate("a", "new")
+    cache.invalidate("a")  # e.g. told of the rotation by an EventBridge rule
+    second = threading.Thread(target=lambda: got.update(second=cache.get_secret_string("a")))
+    second.start()
+    assert source.entered.acquire(timeout=WAIT)  # a load of its own, not the old one's
+    source.gate.set()
+    first.join(WAIT)
+    second.join(WAIT)
+    assert got == {"first": "old", "second": "new"}
+    assert cache.get_secret_string("a") == "new"
+    assert source.calls == {"GetSecretValue": 2}
+
+
+def test_refresh_joining_a_load_that_fails_raises_while_readers_get_stale() -> None:
+    source = GatedSource({"db": "v1"})
+    clock = FakeClock()
+    cache = SecretCache(source=source, clock=clock, ttl=60, jitter=0)
+    source.gate.set()
+    cache.get_secret_string("db")
+    assert source.entered.acquire(timeout=WAIT)
+    source.gate.clear()
+    clock.advance(61)  # expired, within max_stale
+    source.fail(SecretsManagerThrottledError("slow down", code="ThrottlingException"))
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> None:
+        try:
+            outcomes[name] = call()
+        except SecretsManagerThrottledError as exc:
+            outcomes[name] = exc
+
+    reader = threading.Thread(target=run, args=("get", lambda: cache.get_secret_string("db")))
+    reader.start()
+    assert source.entered.acquire(timeout=WAIT)  # the reader's revalidation is on the wire
+    refresher = threading.Thread(target=run, args=("refresh", lambda: cache.refresh("db")))
+    refresher.start()
+    refresher.join(0.1)  # parked on the reader's load (or, if late, in its backoff)
+    source.gate.set()
+    reader.join(WAIT)
+    refresher.join(WAIT)
+    assert outcomes["get"] == "v1"  # a reader is served stale...
+    # ...but refresh() asked for a fetch: it says the fetch failed, not "no change".
+    assert isinstance(outcomes["refresh"], SecretsManagerThrottledError)
+    assert source.calls == {"GetSecretValue": 2}
