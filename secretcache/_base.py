@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Generator
 from types import MappingProxyType
 from typing import Any, Literal
@@ -123,6 +124,7 @@ class CacheBase:
         self._api_calls: dict[str, int] = {}
         self._rotations = 0
         self._describe_denied: set[str] = set()
+        _register_snapstart(self)
 
     # -- arguments and parsing -----------------------------------------------------------
     @staticmethod
@@ -259,3 +261,21 @@ class CacheBase:
             f"<{type(self).__name__} ttl={self._ttl:g}s revalidate={self._revalidate!r} "
             f"size={len(self._store)}/{self._store.max_size}>"
         )
+
+
+def _register_snapstart(cache: CacheBase) -> None:
+    """Mark every entry stale after a Lambda SnapStart restore, if the runtime has hooks."""
+    try:
+        import snapshot_restore_py
+    except ImportError:
+        return
+    ref = weakref.ref(cache)
+
+    def after_restore() -> None:
+        alive = ref()
+        if alive is not None:
+            # A snapshot may be restored long after it was taken: don't serve its values,
+            # not even stale, before they are revalidated.
+            alive._store.expire(servable=False)
+
+    snapshot_restore_py.register_after_restore(after_restore)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -81,11 +80,11 @@ class SecretCache(CacheBase):
         )
         self._source: SecretSource = source or BotocoreSource(client, session)
         self._refresher: RefreshAhead | None = None
+        self._refresher_lock = threading.Lock()
         if refresh_ahead:
             from ._refresher import RefreshAhead
 
             self._refresher = RefreshAhead(self)
-        _register_snapstart(self)
 
     # -- reads ------------------------------------------------------------------------
     def get_secret(
@@ -163,6 +162,8 @@ class SecretCache(CacheBase):
         if entry is not None:
             return entry
         self._check(secret_id, version_stage, version_id)
+        if self._refresher is not None and self._refresher.stopped:
+            self._restart_refresh_ahead()
         return self._get(key)
 
     def _get(self, key: Key, *, force: bool = False, ignore_backoff: bool = False) -> Entry[Secret]:
@@ -247,10 +248,21 @@ class SecretCache(CacheBase):
         return prefetch(self, secret_ids, filters)
 
     def close(self) -> None:
-        """Stop refresh-ahead and forget every value; the cache may be used again."""
-        if self._refresher is not None:
-            self._refresher.stop()
+        """Stop refresh-ahead and forget every value; the cache may be used again.
+
+        Used again, it starts refresh-ahead again (if it was asked for) on its next miss.
+        """
+        with self._refresher_lock:
+            if self._refresher is not None:
+                self._refresher.stop()
         self._store.invalidate()
+
+    def _restart_refresh_ahead(self) -> None:
+        from ._refresher import RefreshAhead
+
+        with self._refresher_lock:
+            if self._refresher is not None and self._refresher.stopped:
+                self._refresher = RefreshAhead(self)
 
     def __enter__(self) -> SecretCache:
         return self
@@ -262,24 +274,6 @@ class SecretCache(CacheBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _register_snapstart(cache: SecretCache) -> None:
-    """Mark every entry stale after a Lambda SnapStart restore, if the runtime has hooks."""
-    try:
-        import snapshot_restore_py
-    except ImportError:
-        return
-    ref = weakref.ref(cache)
-
-    def after_restore() -> None:
-        alive = ref()
-        if alive is not None:
-            # A snapshot may be restored long after it was taken: don't serve its values,
-            # not even stale, before they are revalidated.
-            alive._store.expire(servable=False)
-
-    snapshot_restore_py.register_after_restore(after_restore)
 
 
 _default: SecretCache | None = None

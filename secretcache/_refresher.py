@@ -2,18 +2,27 @@
 
 For long-running services only. Lambda freezes an environment's threads between
 invocations, so there the thread would only wake, late, during a request.
+
+What it refreshes: stage entries that someone read since they were last loaded. A
+VersionId's value never changes, so refreshing it would only spend API calls; and an
+entry the thread loaded itself that nobody has read since is left to expire, or a
+secret read once would be fetched every TTL for as long as the process lives.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
+    from ._base import Key
     from ._cache import SecretCache
+    from ._models import Secret
+    from ._store import Entry
 
 __all__ = ["RefreshAhead"]
 
@@ -21,7 +30,7 @@ log = logging.getLogger("secretcache")
 
 
 class RefreshAhead:
-    """Revalidate every entry whose freshness ends within ``lead`` seconds."""
+    """Revalidate the entries in use whose freshness ends within ``lead`` seconds."""
 
     def __init__(
         self, cache: SecretCache, *, lead: float | None = None, poll: float | None = None
@@ -31,26 +40,16 @@ class RefreshAhead:
         # real time: the injected clock may be a test's FakeClock) often enough.
         self.lead = lead if lead is not None else min(30.0, max(0.5, ttl * 0.2))
         self.poll = poll if poll is not None else min(1.0, max(0.05, ttl / 20))
-        self._cache = cache
         self._stop = threading.Event()
+        # The thread holds the cache weakly: a cache dropped without close() is
+        # collected, and its thread ends at its next poll.
         self._thread = threading.Thread(
-            target=self._run, name="secretcache-refresh-ahead", daemon=True
+            target=_run,
+            args=(weakref.ref(cache), self._stop, self.lead, self.poll),
+            name="secretcache-refresh-ahead",
+            daemon=True,
         )
         self._thread.start()
-
-    def _run(self) -> None:
-        store = self._cache._store
-        while not self._stop.wait(self.poll):
-            for key in store.due(self.lead):
-                if self._stop.is_set():
-                    return
-                try:
-                    self._cache._get(key, force=True)
-                except SecretCacheError as exc:
-                    # Readers see the typed error (or the stale value) themselves.
-                    log.debug("refresh-ahead of %s failed: %s", key[0], type(exc).__name__)
-                except Exception:
-                    log.exception("refresh-ahead of %s failed unexpectedly", key[0])
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and wait for it to end."""
@@ -59,6 +58,42 @@ class RefreshAhead:
             self._thread.join(timeout)
 
     @property
+    def stopped(self) -> bool:
+        """Return True once ``stop()`` was called."""
+        return self._stop.is_set()
+
+    @property
     def alive(self) -> bool:
         """Return True while the thread runs."""
         return self._thread.is_alive()
+
+
+def _run(
+    ref: weakref.ReferenceType[SecretCache], stop: threading.Event, lead: float, poll: float
+) -> None:
+    # The entry this thread last loaded per key: while it is still the cached one and
+    # nobody read it (its CLOCK bit is clear), nobody needs it kept fresh.
+    loaded: dict[Key, Entry[Secret]] = {}
+    while not stop.wait(poll):
+        cache = ref()
+        if cache is None:
+            return
+        store = cache._store
+        for key in store.due(lead):
+            if stop.is_set():
+                return
+            entry = store.data.get(key)
+            if key[1] is None or entry is None:
+                continue
+            if loaded.get(key) is entry and not entry.referenced:
+                continue
+            try:
+                loaded[key] = cache._get(key, force=True)
+            except SecretCacheError as exc:
+                # Readers see the typed error (or the stale value) themselves.
+                log.debug("refresh-ahead of %s failed: %s", key[0], type(exc).__name__)
+            except Exception:
+                log.exception("refresh-ahead of %s failed unexpectedly", key[0])
+        for key in [k for k, e in loaded.items() if store.data.get(k) is not e]:
+            del loaded[key]
+        del cache, store  # hold no strong reference while waiting

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import types
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from secretcache import SecretCache, SecretsManagerUnavailableError
+from secretcache.aio import AsyncSecretCache
 from secretcache.testing import FakeClock, InMemorySource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from secretcache import Secret
 
 
 @pytest.fixture
@@ -68,3 +72,28 @@ def test_without_the_runtime_nothing_is_registered(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # import fails
     cache = SecretCache(source=InMemorySource({"db": "v"}), clock=FakeClock())
     assert cache.get_secret_string("db") == "v"
+
+
+class _AsyncSource:
+    """InMemorySource's reads as coroutines, for an AsyncSecretCache."""
+
+    def __init__(self, inner: InMemorySource) -> None:
+        self.inner = inner
+
+    async def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
+        return self.inner.get_secret_value(secret_id, **kwargs)
+
+
+def test_an_async_cache_registers_the_same_hook(hooks: list[Callable[[], object]]) -> None:
+    source = InMemorySource({"db": "before"})
+    cache = AsyncSecretCache(source=_AsyncSource(source), clock=FakeClock(), ttl=300)  # type: ignore[arg-type]
+    assert len(hooks) == 1
+
+    async def read() -> str:
+        return await cache.get_secret_string("db")
+
+    assert asyncio.run(read()) == "before"
+    source.rotate("db", "after")
+    hooks[0]()
+    assert asyncio.run(read()) == "after"
+    assert source.calls["GetSecretValue"] == 2
