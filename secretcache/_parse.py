@@ -41,18 +41,12 @@ def parse_json(secret: Secret) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        # Not chained: JSONDecodeError keeps the whole document in ``exc.doc``.
-        raise SecretFormatError(
-            f"SecretString is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            code="InvalidJSON",
-            **_context(secret),
-        ) from None
+        problem = f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
-        raise SecretFormatError(
-            "SecretString is JSON nested too deeply to parse",
-            code="InvalidJSON",
-            **_context(secret),
-        ) from None
+        problem = "is JSON nested too deeply to parse"
+    # Raised outside the except block, so not even ``__context__`` holds the decoder's
+    # error: JSONDecodeError keeps the whole document in ``exc.doc``.
+    raise SecretFormatError(f"SecretString {problem}", code="InvalidJSON", **_context(secret))
 
 
 def field_of(secret: Secret, parsed: Any, field: str) -> Any:

@@ -24,15 +24,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._base import TERMINAL, Key
 from ._models import AWSCURRENT, Secret
 from ._store import Load, Store, keeps_stale
 from ._validate import check_secret_id
-from .exceptions import (
-    SecretAccessDeniedError,
-    SecretCacheError,
-    SecretDecryptionError,
-    SecretDeletedError,
-)
+from .exceptions import SecretAccessDeniedError, SecretCacheError
 
 if TYPE_CHECKING:
     from ._cache import SecretCache
@@ -44,9 +40,6 @@ __all__ = ["BATCH_SIZE", "Batch", "Singles", "aprefetch", "plan_prefetch", "pref
 BATCH_SIZE = 20  # the API's limit for SecretIdList
 
 Results = dict[str, "Secret | SecretCacheError"]
-Key = tuple[str, "str | None", "str | None"]
-# Errors after which no stage of the secret may be served any more.
-_TERMINAL = (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +139,7 @@ def _absorb(
     for secret_id, error in page.errors.items():
         key = (secret_id, AWSCURRENT, None)
         store.put_failure(key, error)
-        if isinstance(error, _TERMINAL):
+        if isinstance(error, TERMINAL):
             store.invalidate(partial(_other_stage, key))
         results[secret_id] = error
 

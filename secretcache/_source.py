@@ -31,6 +31,7 @@ __all__ = [
     "batch_page_from_response",
     "batch_request",
     "build_client",
+    "get_request",
     "secret_from_response",
 ]
 
@@ -193,11 +194,7 @@ class BotocoreSource:
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Call GetSecretValue, always naming a VersionStage or a VersionId."""
-        kwargs: dict[str, str] = {"SecretId": secret_id}
-        if version_id is not None:
-            kwargs["VersionId"] = version_id
-        else:
-            kwargs["VersionStage"] = version_stage or "AWSCURRENT"
+        kwargs = get_request(secret_id, version_stage, version_id)
         with mapping_errors(
             secret_id=secret_id, version_stage=version_stage, version_id=version_id
         ):
@@ -222,6 +219,15 @@ class BotocoreSource:
         with mapping_errors():
             response = self.client.batch_get_secret_value(**kwargs)
         return batch_page_from_response(response, secret_ids)
+
+
+def get_request(
+    secret_id: str, version_stage: str | None, version_id: str | None
+) -> dict[str, str]:
+    """Return GetSecretValue's arguments: always a VersionId or a VersionStage."""
+    if version_id is not None:
+        return {"SecretId": secret_id, "VersionId": version_id}
+    return {"SecretId": secret_id, "VersionStage": version_stage or "AWSCURRENT"}
 
 
 def batch_request(

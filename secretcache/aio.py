@@ -28,6 +28,7 @@ from ._source import (
     _install_scrubber,
     batch_page_from_response,
     batch_request,
+    get_request,
     metadata_from_response,
     secret_from_response,
 )
@@ -128,11 +129,7 @@ class AioBotocoreSource:
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Call GetSecretValue, always naming a VersionStage or a VersionId."""
-        kwargs: dict[str, str] = {"SecretId": secret_id}
-        if version_id is not None:
-            kwargs["VersionId"] = version_id
-        else:
-            kwargs["VersionStage"] = version_stage or AWSCURRENT
+        kwargs = get_request(secret_id, version_stage, version_id)
         client = await self.client()
         with mapping_errors(
             secret_id=secret_id, version_stage=version_stage, version_id=version_id
@@ -226,10 +223,13 @@ class AsyncSecretCache(CacheBase):
             if version_id is None
             else (secret_id, None, version_id)
         )
-        entry = self._store.data.get(key)
+        try:
+            entry = self._data.get(key)
+        except TypeError:  # an unhashable argument: the checks below explain it
+            entry = None
         if entry is not None and self._clock() < entry.fresh_until:
             entry.referenced = True
-            self._store.count_hit()
+            self._count_hit()
             return entry.value
         return (await self._entry(secret_id, version_stage, version_id)).value
 
@@ -307,7 +307,7 @@ class AsyncSecretCache(CacheBase):
                 # Loading on another thread's event loop: wait without blocking this one.
                 await asyncio.to_thread(flight.done.wait)
             if flight.error is None or isinstance(flight.error, Exception):
-                return flight.outcome()
+                return flight.outcome(force)
             # The load was cancelled or interrupted, not failed: that was its owner's
             # business, so plan again rather than hand this reader a copy of it.
 

@@ -312,7 +312,7 @@ class _Version:
 class InMemorySource:
     """A SecretSource over a dict: counts calls, injects errors, rotates; thread-safe.
 
-    ``calls`` counts API calls by AWS operation name; ``fail(secret_id, error)``
+    ``calls`` counts API calls by AWS operation name; ``fail(error, secret_id)``
     makes reads of one secret raise ``error`` until ``heal()``; ``latency`` (seconds,
     really slept) widens race windows in concurrency tests.
     """

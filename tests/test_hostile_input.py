@@ -7,6 +7,7 @@ still serves other keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,21 @@ def test_unhashable_secret_id_gets_the_same_clear_error(
     with pytest.raises(TypeError, match="secret_id must be a str"):
         READS[read](cache, ["prod/db"])
     still_usable(cache, source, before)
+
+
+def test_the_async_hit_path_explains_an_unhashable_id_too() -> None:
+    from secretcache.aio import AsyncSecretCache
+
+    cache = AsyncSecretCache(source=_NoSource(), clock=FakeClock())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="secret_id must be a str"):
+        asyncio.run(cache.get_secret(["prod/db"]))  # type: ignore[arg-type]
+
+
+class _NoSource:
+    """An async source never reached: argument checks fail first."""
+
+    async def get_secret_value(self, secret_id: str, **kwargs: Any) -> Any:
+        raise AssertionError("the source was called")
 
 
 def test_longest_valid_id_passes_the_checks(cache: SecretCache) -> None:

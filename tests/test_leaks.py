@@ -27,7 +27,6 @@ from test_fault_matrix import run_cell
 import secretcache
 from secretcache import (
     SecretCache,
-    SecretCacheError,
     SecretFieldError,
     SecretFormatError,
     SecretsManagerThrottledError,
@@ -80,8 +79,9 @@ class LeakScanner(logging.Handler):
             self.add(f"str {name}", str(current))
             self.add(f"repr {name}", repr(current))
             self.add(f"args {name}", repr(current.args))
-            if isinstance(current, SecretCacheError):
-                self.add(f"attrs {name}", repr(vars(current)))
+            # Every exception's attributes: error reporters serialise them, and e.g.
+            # JSONDecodeError keeps the whole document it failed on in ``doc``.
+            self.add(f"attrs {name}", repr(getattr(current, "__dict__", {})))
             self.add(f"notes {name}", repr(getattr(current, "__notes__", [])))
             todo += [current.__cause__, current.__context__]
         self.add("traceback", "".join(traceback.format_exception(exc)))

@@ -157,6 +157,15 @@ def test_threads_missing_at_once_make_one_call(
     assert calls == {"GetSecretValue": 1}
 
 
+def _chain_text(exc: BaseException | None) -> str:
+    """Return str, repr and attributes of an error and of all its causes and contexts."""
+    texts = []
+    while exc is not None:
+        texts += [str(exc), repr(exc), repr(exc.args), repr(getattr(exc, "__dict__", {}))]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(texts)
+
+
 def test_errors_are_typed_and_powertools_compatible(
     sm: SecretsManagerClient, provider: SecretCacheProvider, canary: str
 ) -> None:
@@ -172,9 +181,11 @@ def test_errors_are_typed_and_powertools_compatible(
     assert isinstance(bad_json.value, TransformParameterError)
     with pytest.raises(TransformParameterError) as bad_b64:
         provider.get("text", transform="binary")
-    for caught in (bad_json, bad_b64):
-        assert canary not in str(caught.value)
-        assert canary not in repr(caught.value)
+    sm.create_secret(Name="text.json", SecretString=f"not json {canary}")
+    with pytest.raises(TransformParameterError) as bad_auto:  # "auto" decodes *.json
+        provider.get("text.json", transform="auto")
+    for caught in (bad_json, bad_b64, bad_auto):
+        assert canary not in _chain_text(caught.value)
 
     with FaultInjector(sm) as faults:
         faults.fail("AccessDeniedException")

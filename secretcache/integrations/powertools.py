@@ -124,15 +124,17 @@ class SecretCacheProvider(BaseProvider):
         try:
             return transform_value(value, transform, raise_on_transform_error=True, key=name)
         except TransformParameterError:
-            # Powertools' message quotes the decoder's error, which may quote the value.
-            raise _compatible(
-                SecretFormatError(
-                    f"the secret's value could not be transformed with {transform!r}",
-                    code="TransformFailed",
-                    secret_id=name,
-                    version_id=secret.version_id,
-                )
-            ) from None
+            pass
+        # Raised outside the except block, so not even ``__context__`` keeps Powertools'
+        # error: it quotes the decoder's, and a JSONDecodeError holds the whole value.
+        raise _compatible(
+            SecretFormatError(
+                f"the secret's value could not be transformed with {transform!r}",
+                code="TransformFailed",
+                secret_id=name,
+                version_id=secret.version_id,
+            )
+        )
 
     def _due(
         self, key: tuple[str, str | None, str | None], max_age: float | None, force: bool
