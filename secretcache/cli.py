@@ -295,10 +295,12 @@ def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> None:
         _row(out, "rotation", f"enabled, {every}")
         if meta.get("RotationLambdaARN"):
             _row(out, "", f"rotation function {meta['RotationLambdaARN']}")
+        _row(out, "", f"last rotated {_when(meta.get('LastRotatedDate'))}")
+        _row(out, "", f"next rotation {_when(meta.get('NextRotationDate'))}")
     else:
         _row(out, "rotation", "not enabled")
-    _row(out, "", f"last rotated {_when(meta.get('LastRotatedDate'))}")
-    _row(out, "", f"next rotation {_when(meta.get('NextRotationDate'))}")
+        if meta.get("LastRotatedDate"):  # rotated once, then switched off
+            _row(out, "", f"last rotated {_when(meta['LastRotatedDate'])}")
     deleted = meta.get("DeletedDate")
     _row(
         out,

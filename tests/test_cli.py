@@ -97,6 +97,7 @@ def test_check_readable_reports_identity_versions_rotation_and_key(
     assert re.search(rf"{db['current']}\s+AWSCURRENT", out)
     assert re.search(rf"{db['previous']}\s+AWSPREVIOUS", out)
     assert re.search(r"rotation\s+not enabled", out)
+    assert "next rotation" not in out  # nothing to schedule when rotation is off
     assert re.search(r"deletion\s+not scheduled", out)
     assert re.search(r"KMS key\s+alias/prod-secrets", out)
     assert canary not in out + err
