@@ -20,7 +20,7 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
@@ -453,16 +453,6 @@ class Store(Generic[K, V]):
         failure = self._failures.get(key)
         if failure is not None:
             raise fresh_copy(failure.error)
-
-    def next_deadline(self) -> float | None:
-        """Return the earliest fresh_until among entries, or None when empty."""
-        with self._lock:
-            return min((e.fresh_until for e in self.data.values()), default=None)
-
-    def keys(self) -> Iterator[K]:
-        """Iterate over a snapshot of the cached keys."""
-        with self._lock:
-            return iter(list(self.data))
 
     def __len__(self) -> int:
         return len(self.data)

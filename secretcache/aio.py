@@ -218,19 +218,7 @@ class AsyncSecretCache(CacheBase):
         self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
     ) -> Secret:
         """Return the secret's version for a stage (or a VersionId), from memory if fresh."""
-        key = (
-            (secret_id, version_stage, None)
-            if version_id is None
-            else (secret_id, None, version_id)
-        )
-        try:
-            entry = self._data.get(key)
-        except TypeError:  # an unhashable argument: the checks below explain it
-            entry = None
-        if entry is not None and self._clock() < entry.fresh_until:
-            entry.referenced = True
-            self._count_hit()
-            return entry.value
+        # _entry's lock-free probe is the hit path: a hit never awaits I/O.
         return (await self._entry(secret_id, version_stage, version_id)).value
 
     async def get_secret_string(
