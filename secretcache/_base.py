@@ -1,8 +1,8 @@
 """What SecretCache and AsyncSecretCache share: settings, the store, counters, events.
 
 Everything here is free of I/O. The two caches differ only in how they drive a load
-(``_revalidate.plan_load``) and a rotation lookup (``rotation_plan``): blocking calls
-in one, awaits in the other.
+(``_revalidate.plan_load``) and a rotation look (``_recovery.look_plan``): blocking
+calls in one, awaits in the other.
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Generator
-from types import MappingProxyType
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import _parse
-from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret
+from . import _forksafe, _parse
+from ._bounded import BoundedSet
+from ._identity import Identity, identity
+from ._models import CacheStats, RotationEvent, Secret
+from ._recovery import Recovery
+from ._rules import secret_wide
 from ._store import Entry, Store
 from ._validate import (
     check_callable,
@@ -27,23 +30,18 @@ from ._validate import (
     check_version_id,
     env_seconds,
 )
-from .exceptions import (
-    SecretAccessDeniedError,
-    SecretDecryptionError,
-    SecretDeletedError,
-    SecretFormatError,
-    SecretNotFoundError,
-)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .exceptions import SecretCacheError
 
 __all__ = [
     "DEFAULT_TTL",
-    "RECHECK_INTERVAL",
-    "TERMINAL",
+    "DESCRIBE_REREAD",
     "CacheBase",
     "Key",
     "RotationCallback",
-    "RotationStep",
-    "copy_parsed",
     "make_key",
 ]
 
@@ -54,33 +52,16 @@ RotationCallback = Callable[[RotationEvent], object]
 # stage label and a VersionId can never collide, and AWSPREVIOUS never answers for
 # AWSCURRENT.
 Key = tuple[str, "str | None", "str | None"]
-# rotation_plan asks for (key, reread): reread=False may be answered from a recent read.
-RotationStep = Generator[tuple[Key, bool], Secret, "Secret | None"]
 
 DEFAULT_TTL = 300.0
-# rotation_candidate() re-asks Secrets Manager at most this often per secret, so a
-# tight loop of failing logins cannot turn into a tight loop of API calls.
-RECHECK_INTERVAL = 1.0
-# Errors that mean "this secret is not readable at all": every stage we hold goes.
-TERMINAL = (SecretAccessDeniedError, SecretDeletedError, SecretDecryptionError)
+#: In describe mode, read the value itself (GetSecretValue) at least this often when
+#: max_stale is None; otherwise every max(ttl, max_stale) seconds.
+DESCRIBE_REREAD = 900.0
 
 
 def make_key(secret_id: str, version_stage: str, version_id: str | None) -> Key:
     """Return the cache key for a stage, or for a VersionId when one is given."""
     return (secret_id, version_stage, None) if version_id is None else (secret_id, None, version_id)
-
-
-def copy_parsed(entry: Entry[Secret], value: Any) -> Any:
-    """Return a caller's own copy of parsed JSON held by ``entry``."""
-    try:
-        return _parse.copy_json(value)
-    except RecursionError:
-        raise SecretFormatError(
-            "SecretString is JSON nested too deeply to copy",
-            code="InvalidJSON",
-            secret_id=entry.value.secret_id,
-            version_id=entry.value.version_id,
-        ) from None
 
 
 class CacheBase:
@@ -106,14 +87,17 @@ class CacheBase:
         self._ttl = checked_ttl
         self._revalidate = revalidate
         self._clock = check_callable("clock", clock)
+        size = check_size("max_size", max_size)
+        stale = check_seconds("max_stale", max_stale, allow_none=True)
         self._store: Store[Key, Secret] = Store(
             ttl=checked_ttl,
             jitter=check_fraction("jitter", jitter),
-            max_size=check_size("max_size", max_size),
-            max_stale=check_seconds("max_stale", max_stale, allow_none=True),
+            max_size=size,
+            max_stale=stale,
             clock=self._clock,
             on_replace=self._replaced,
         )
+        self._reread_every = max(checked_ttl, DESCRIBE_REREAD if stale is None else stale)
         # The hit paths read these directly: one attribute load each instead of two.
         self._data = self._store.data
         self._count_hit = self._store.count_hit
@@ -123,7 +107,12 @@ class CacheBase:
         self._counter_lock = threading.Lock()
         self._api_calls: dict[str, int] = {}
         self._rotations = 0
-        self._describe_denied: set[str] = set()
+        # (account, name, stage) -> the VersionId last reported: one event per change,
+        # however many ids (name, ARN) of the secret see it.
+        self._reported: dict[tuple[str | None, frozenset[str], str], str] = {}
+        self._describe_denied: BoundedSet[str] = BoundedSet(size)
+        self._recovery = Recovery(clock=self._clock, max_size=size)
+        _forksafe.register(self)
         _register_snapstart(self)
 
     # -- arguments and parsing -----------------------------------------------------------
@@ -150,13 +139,43 @@ class CacheBase:
         if not isinstance(field, str):
             raise TypeError(f"field must be a str, not {type(field).__name__}")
 
-    def _field(self, entry: Entry[Secret], field: str) -> Any:
-        return copy_parsed(entry, _parse.field_of(entry.value, self._parsed(entry), field))
+    def _json(self, entry: Entry[Secret]) -> Any:
+        return _parse.copy_json(entry.value, self._parsed(entry))
 
-    def _forget_siblings(self, key: Key, error: Exception) -> None:
-        """After a terminal error on ``key``, drop the secret's other stages too."""
-        if isinstance(error, TERMINAL):
-            self._store.invalidate(lambda k: k[0] == key[0] and k != key)
+    def _field(self, entry: Entry[Secret], field: str) -> Any:
+        return _parse.copy_json(
+            entry.value, _parse.field_of(entry.value, self._parsed(entry), field)
+        )
+
+    def _must_read(self, ticket_entry: Entry[Secret] | None) -> bool:
+        """Return True when describe mode must read the value itself this time."""
+        return (
+            ticket_entry is not None and self._clock() - ticket_entry.read_at >= self._reread_every
+        )
+
+    # -- one secret, many ids ------------------------------------------------------------
+    def _identities(self) -> dict[str, Identity]:
+        """Return what each id the cache holds a value for names (a snapshot)."""
+        return {key[0]: identity(key[0], value) for key, value in self._store.items()}
+
+    def _same_secret(self, secret_id: str) -> Callable[[Key], bool]:
+        """Return a predicate matching every key of the secret ``secret_id`` names."""
+        known = self._identities()
+        target = known.get(secret_id) or identity(secret_id)
+
+        def matches(key: Key) -> bool:
+            other = key[0]
+            if other == secret_id:
+                return True
+            return target.overlaps(known.get(other) or identity(other))
+
+        return matches
+
+    def _on_terminal(self, key: Key, error: SecretCacheError) -> None:
+        """After ``key`` failed for good, apply a secret-wide answer to its other keys."""
+        if secret_wide(error):
+            same = self._same_secret(key[0])
+            self._store.fail_keys(lambda k: k != key and same(k), error)
 
     # -- events and counters ---------------------------------------------------------------
     def _count(self, operation: str) -> None:
@@ -167,12 +186,31 @@ class CacheBase:
         secret_id, stage, _ = key
         if old is None or stage is None or old.version_id == new.version_id:
             return
-        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
+        # Other stages of this secret moved too (AWSCURRENT became AWSPREVIOUS), and
+        # other ids of it hold the old version: revalidate them on their next read.
+        # The same stage under another id must not serve the old version meanwhile.
+        same = self._same_secret(secret_id)
+        data = self._data
+
+        def holds_old(k: Key) -> bool:
+            entry = data.get(k)
+            return entry is not None and entry.value.version_id != new.version_id
+
+        self._store.expire(
+            lambda k: k[1] == stage and k != key and same(k) and holds_old(k), servable=False
+        )
+        self._store.expire(lambda k: k[1] != stage and same(k), servable=True)
+        who = identity(secret_id, new)
         with self._counter_lock:
+            marker = (who.account, who.names, stage)
+            if self._reported.get(marker) == new.version_id:
+                return  # seen already under another id of the secret
+            self._reported.pop(marker, None)
+            if len(self._reported) >= self._store.max_size:
+                del self._reported[next(iter(self._reported))]
+            self._reported[marker] = new.version_id
             self._rotations += 1
-        # Other stages of this secret moved too (AWSCURRENT became AWSPREVIOUS):
-        # revalidate them on their next read, serving them meanwhile.
-        self._store.expire(lambda k: k[0] == secret_id and k != key, servable=True)
+        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
         for callback in list(self._callbacks):
             try:
                 callback(event)
@@ -185,18 +223,18 @@ class CacheBase:
         return callback
 
     def invalidate(self, secret_id: str | None = None) -> None:
-        """Forget one secret (all its stages and versions), or everything."""
+        """Forget one secret (all its stages, versions and ids: name, ARN), or everything."""
         if secret_id is None:
             self._store.invalidate()
             return
         check_secret_id(secret_id)
-        self._store.invalidate(lambda k: k[0] == secret_id)
+        self._store.invalidate(self._same_secret(secret_id))
 
     def stats(self) -> CacheStats:
         """Return a snapshot of the counters."""
         store = self._store
         with self._counter_lock:
-            api_calls = MappingProxyType(dict(self._api_calls))
+            api_calls = dict(self._api_calls)
             rotations = self._rotations
         return CacheStats(
             hits=store.hits,
@@ -207,6 +245,7 @@ class CacheBase:
             errors=store.errors,
             size=len(store),
             api_calls=api_calls,
+            loads=store.loads,
         )
 
     def _version_before(self, secret_id: str, version_stage: str) -> str | None:
@@ -216,45 +255,27 @@ class CacheBase:
         return before.value.version_id if before is not None else None
 
     # -- rotation-window recovery ----------------------------------------------------------
-    def _recent(self, key: Key) -> Secret | None:
-        """Answer a recheck of ``key`` from the last second, if it was asked that recently."""
-        now = self._clock()
-        entry = self._data.get(key)
-        if entry is not None and now - entry.loaded_at < RECHECK_INTERVAL:
-            return entry.value
-        failure_at = self._store.failed_at(key)
-        if failure_at is not None and now - failure_at < RECHECK_INTERVAL:
-            self._store.raise_failure(key)
+    def _note_failure(self, secret_id: str, failed_version_id: str) -> bool:
+        """Check rotation_candidate()'s arguments; record the failure; True if news."""
+        check_secret_id(secret_id)
+        check_version_id(failed_version_id)
+        return self._recovery.note_failure(
+            secret_id, failed_version_id, lambda: self._created(failed_version_id)
+        )
+
+    def _created(self, version_id: str) -> datetime | None:
+        for value in self._store.values():
+            if value.version_id == version_id:
+                return value.created_date
         return None
 
-    def rotation_plan(self, secret_id: str, failed_version_id: str) -> RotationStep:
-        """Yield the keys rotation_candidate must (re)read; return its answer.
+    def _acceptable(self, secret_id: str) -> Callable[[Secret], bool]:
+        recovery = self._recovery
+        return lambda secret: recovery.acceptable(secret_id, secret)
 
-        The driver answers ``(key, reread)`` with the key's Secret, read with
-        ``force=True, ignore_backoff=True`` (our own once-a-second limit stands in for
-        the backoff: a "no AWSPENDING" remembered for 60 s would hide the next rotation
-        window); unless ``reread`` is False and ``_recent`` already knows the answer.
-        A SecretNotFoundError is thrown back in.
-        """
-        check_secret_id(secret_id)
-        if not isinstance(failed_version_id, str):
-            raise TypeError("failed_version_id must be a str")
-        current_key = make_key(secret_id, AWSCURRENT, None)
-        current = yield current_key, False
-        if current.version_id != failed_version_id:
-            return current
-        pending_key = make_key(secret_id, AWSPENDING, None)
-        asked_before = self._store.failed_at(pending_key)
-        try:
-            pending = yield pending_key, False
-        except SecretNotFoundError:
-            if self._store.failed_at(pending_key) == asked_before:
-                return None  # a remembered answer: nothing new was asked
-            # No rotation under way, or finishSecret ran between our two reads (it
-            # moves AWSCURRENT and clears AWSPENDING): look at AWSCURRENT once more.
-            again = yield current_key, True
-            return again if again.version_id != failed_version_id else None
-        return pending if pending.version_id != failed_version_id else None
+    # -- fork -------------------------------------------------------------------------
+    def _after_fork_in_child(self) -> None:
+        self._counter_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
-from ._base import (
-    DEFAULT_TTL,
-    RECHECK_INTERVAL,
-    CacheBase,
-    Key,
-    RotationCallback,
-    copy_parsed,
-    make_key,
-)
+from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
 from ._models import AWSCURRENT, Secret, SecretMetadata
+from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
 from ._source import BotocoreSource, SecretSource
-from .exceptions import SecretCacheError, SecretNotFoundError
+from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -30,11 +24,10 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from ._refresher import RefreshAhead
-    from ._store import Entry, Load
+    from ._store import Entry, Load, Ticket
 
 __all__ = [
     "DEFAULT_TTL",
-    "RECHECK_INTERVAL",
     "Key",
     "RotationCallback",
     "SecretCache",
@@ -79,12 +72,11 @@ class SecretCache(CacheBase):
             on_rotation=on_rotation,
         )
         self._source: SecretSource = source or BotocoreSource(client, session)
+        self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
         self._refresher_lock = threading.Lock()
         if refresh_ahead:
-            from ._refresher import RefreshAhead
-
-            self._refresher = RefreshAhead(self)
+            self._start_refresh_ahead()
 
     # -- reads ------------------------------------------------------------------------
     def get_secret(
@@ -138,8 +130,7 @@ class SecretCache(CacheBase):
         self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
     ) -> Any:
         """Return the SecretString parsed as JSON: a fresh copy the caller may mutate."""
-        entry = self._entry(secret_id, version_stage, version_id)
-        return copy_parsed(entry, self._parsed(entry))
+        return self._json(self._entry(secret_id, version_stage, version_id))
 
     def get_secret_field(
         self,
@@ -162,28 +153,35 @@ class SecretCache(CacheBase):
         if entry is not None:
             return entry
         self._check(secret_id, version_stage, version_id)
-        if self._refresher is not None and self._refresher.stopped:
-            self._restart_refresh_ahead()
+        if self._refresh_ahead and self._refresher is None:
+            self._start_refresh_ahead()
         return self._get(key)
 
-    def _get(self, key: Key, *, force: bool = False, ignore_backoff: bool = False) -> Entry[Secret]:
-        try:
-            return self._store.get(
-                key, self._loader(key), force=force, ignore_backoff=ignore_backoff
-            )
-        except SecretCacheError as exc:
-            self._forget_siblings(key, exc)
-            raise
+    def _get(
+        self,
+        key: Key,
+        *,
+        force: bool = False,
+        ignore_backoff: bool = False,
+        must_read: bool = False,
+    ) -> Entry[Secret]:
+        return self._store.get(
+            key,
+            partial(self._load, must_read=must_read),
+            force=force,
+            ignore_backoff=ignore_backoff,
+        )
 
     # -- loading ----------------------------------------------------------------------
-    def _loader(self, key: Key) -> Callable[[Secret | None], Load[Secret]]:
-        def load(previous: Secret | None) -> Load[Secret]:
-            plan = plan_load(
-                key,
-                previous,
-                describe=self._revalidate == "describe",
-                describe_denied=self._describe_denied,
-            )
+    def _load(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
+        plan = plan_load(
+            ticket.key,
+            ticket.previous,
+            describe=self._revalidate == "describe",
+            describe_denied=self._describe_denied,
+            must_read=must_read or self._must_read(ticket.entry),
+        )
+        try:
             request = next(plan)
             while True:
                 self._count(request.operation)
@@ -204,8 +202,9 @@ class SecretCache(CacheBase):
                     request = step()
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
-
-        return load
+        except SecretCacheError as exc:
+            self._on_terminal(ticket.key, exc)
+            raise
 
     # -- control ----------------------------------------------------------------------
     def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
@@ -217,24 +216,34 @@ class SecretCache(CacheBase):
     def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
         """Return a version to retry with after a login failed with ``failed_version_id``.
 
-        A newer AWSCURRENT if there is one; else, during a rotation window (AWSPENDING
-        set, AWSCURRENT not yet moved), the AWSPENDING version if it differs; else
-        None. Secrets Manager is asked at most once per second per secret for this.
+        A newer AWSCURRENT if there is one (the cache then serves it too); else, during
+        a rotation window (AWSPENDING set, AWSCURRENT not yet moved), AWSPENDING if it
+        is newer; else None. Never a version that failed, nor one older than a version
+        that failed. A version reported for the first time gets a fresh look; repeated
+        reports are answered from it, so Secrets Manager is asked at most about once a
+        second per secret (and backs off while it throttles).
         """
-        plan = self.rotation_plan(secret_id, failed_version_id)
-        try:
-            key, reread = next(plan)
-            while True:
-                try:
-                    found = None if reread else self._recent(key)
-                    if found is None:
-                        found = self._get(key, force=True, ignore_backoff=True).value
-                except SecretNotFoundError as exc:
-                    key, reread = plan.throw(exc)
-                else:
-                    key, reread = plan.send(found)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        news = self._note_failure(secret_id, failed_version_id)
+        looks = self._recovery.looks
+        look = None if news else looks.lookup(secret_id)
+        if look is None:
+            look = looks.get(secret_id, partial(self._look, secret_id), force=news)
+        return self._recovery.choose(secret_id, look.value)
+
+    def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+        plan = look_plan(secret_id, self._acceptable(secret_id))
+        key = next(plan)
+        while True:
+            try:
+                found = self._get(key, force=True, ignore_backoff=True, must_read=True).value
+            except SecretCacheError as exc:
+                step = partial(plan.throw, exc)
+            else:
+                step = partial(plan.send, found)
+            try:
+                key = step()
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     def prefetch(
         self,
@@ -253,16 +262,23 @@ class SecretCache(CacheBase):
         Used again, it starts refresh-ahead again (if it was asked for) on its next miss.
         """
         with self._refresher_lock:
-            if self._refresher is not None:
-                self._refresher.stop()
+            refresher, self._refresher = self._refresher, None
+        if refresher is not None:
+            refresher.stop()
         self._store.invalidate()
 
-    def _restart_refresh_ahead(self) -> None:
+    def _start_refresh_ahead(self) -> None:
         from ._refresher import RefreshAhead
 
         with self._refresher_lock:
-            if self._refresher is not None and self._refresher.stopped:
+            if self._refresher is None:
                 self._refresher = RefreshAhead(self)
+
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        # The refresh-ahead thread was the parent's: the child starts its own on first use.
+        self._refresher_lock = threading.Lock()
+        self._refresher = None
 
     def __enter__(self) -> SecretCache:
         return self
@@ -278,6 +294,15 @@ class SecretCache(CacheBase):
 
 _default: SecretCache | None = None
 _default_lock = threading.Lock()
+
+
+def _fresh_default_lock() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()  # a forked child may inherit it held
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_default_lock)
 
 
 def default_cache() -> SecretCache:

@@ -99,7 +99,33 @@ class RotationEvent:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """A snapshot of a cache's counters (monotonic since the cache was built)."""
+    """A snapshot of a cache's counters, each counted since the cache was built.
+
+    Every read is counted once, as a hit or a miss: ``hits + misses`` is the number of
+    reads (``get_secret*`` calls, decorator injections). A snapshot is plain data:
+    ``dataclasses.asdict``, ``pickle`` and ``copy.deepcopy`` work on it.
+
+    Attributes:
+        hits: reads answered from memory with a fresh value (no lock, no API call).
+        misses: reads that found no fresh value. Each then was served stale (also
+            counted in ``stale_served``), waited for a load another caller had started,
+            started a load itself (also counted in ``loads``), or raised an error
+            remembered from a recent failure (no API call).
+        loads: loads started, by reads, ``refresh()``, refresh-ahead and
+            ``rotation_candidate()``; each made one or more API calls.
+        refreshes: loads that stored a value where one was cached already (a
+            revalidation), whether or not its version changed.
+        rotations: changes of the VersionId behind a stage that the cache saw; each is
+            reported once to ``on_rotation`` callbacks, however many ids (name, ARN)
+            of the secret saw it.
+        stale_served: reads answered with an expired value, within ``max_stale``,
+            because a load was in flight or Secrets Manager failed transiently.
+        errors: failed loads, and per-id errors of ``prefetch`` batches.
+        size: values cached now.
+        api_calls: AWS operation name -> calls made, e.g.
+            ``{"GetSecretValue": 3, "DescribeSecret": 1}`` (botocore's own retries of
+            one call are one call here).
+    """
 
     hits: int
     misses: int
@@ -108,4 +134,5 @@ class CacheStats:
     stale_served: int
     errors: int
     size: int
-    api_calls: Mapping[str, int]
+    api_calls: dict[str, int]
+    loads: int = 0

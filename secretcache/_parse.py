@@ -37,13 +37,17 @@ def as_binary(secret: Secret) -> bytes:
 
 def parse_json(secret: Secret) -> Any:
     """Parse the SecretString as JSON; errors say where, never what (no value text)."""
-    text = as_string(secret)
     try:
-        return json.loads(text)
+        return json.loads(as_string(secret))
+    except SecretFormatError:
+        raise  # binary, not text: as_string said so
     except json.JSONDecodeError as exc:
         problem = f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
         problem = "is JSON nested too deeply to parse"
+    except ValueError:
+        # int() refuses numbers beyond sys.get_int_max_str_digits() (4,300 by default).
+        problem = "holds a JSON number with too many digits to convert"
     # Raised outside the except block, so not even ``__context__`` holds the decoder's
     # error: JSONDecodeError keeps the whole document in ``exc.doc``.
     raise SecretFormatError(f"SecretString {problem}", code="InvalidJSON", **_context(secret))
@@ -79,11 +83,22 @@ def _json_kind(value: Any) -> str:
     return "number"
 
 
-def copy_json(value: Any) -> Any:
-    """Return a deep copy of parsed JSON (dicts and lists; everything else is immutable)."""
+def copy_json(secret: Secret, value: Any) -> Any:
+    """Return the caller's own deep copy of ``secret``'s parsed JSON (or part of it)."""
+    try:
+        return _copy(value)
+    except RecursionError:
+        pass
+    # Raised outside the except block: no half-copied document in ``__context__``.
+    raise SecretFormatError(
+        "SecretString is JSON nested too deeply to copy", code="InvalidJSON", **_context(secret)
+    )
+
+
+def _copy(value: Any) -> Any:
     # Far cheaper than copy.deepcopy: JSON holds no cycles and no custom types.
     if isinstance(value, dict):
-        return {k: copy_json(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [copy_json(v) if isinstance(v, (dict, list)) else v for v in value]
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
     return value

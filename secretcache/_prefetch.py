@@ -6,9 +6,13 @@ by one through the cache's own get) and is sent their results; it stores what co
 back in the cache's store. ``prefetch`` drives it with blocking calls, ``aprefetch``
 with awaits. The rules:
 
-- every value returned is stored fresh for AWSCURRENT (a rotation is reported as usual);
+- every value returned is stored fresh for AWSCURRENT (a rotation is reported as usual),
+  unless a newer value was stored while the batch was out (a load sent after it
+  landed first), or invalidate() covered the id meanwhile: the mapping then holds what
+  the cache keeps, and an older answer never replaces a newer one;
 - every per-id error is typed, remembered for its backoff step like a failed get, and
-  returned in the mapping (a terminal one also drops the secret's other stages);
+  returned in the mapping (one that speaks for the whole secret, like a deletion, also
+  drops the secret's other stages);
 - a denied batch (its own IAM action) falls back to one GetSecretValue per id, for the
   rest of the call; any other non-transient batch failure falls back for that chunk;
 - a transient or credentials failure of a batch call stops the warm-up: each id not
@@ -24,9 +28,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ._base import TERMINAL, Key
+from ._base import Key
 from ._models import AWSCURRENT, Secret
-from ._store import Load, Store, keeps_stale
+from ._rules import keeps_stale
+from ._store import Batch as StoreBatch
+from ._store import Load, Store
 from ._validate import check_secret_id
 from .exceptions import SecretAccessDeniedError, SecretCacheError
 
@@ -61,12 +67,14 @@ class Singles:
 
 
 PrefetchPlan = Generator["Batch | Singles", "BatchPage | Results", Results]
+OnTerminal = Callable[[Key, SecretCacheError], None]
 
 
 def plan_prefetch(
     store: Store[Key, Secret],
     secret_ids: Iterable[str] | None,
     filters: Sequence[Mapping[str, Any]] | None,
+    on_terminal: OnTerminal,
 ) -> PrefetchPlan:
     """Check the arguments now; return the plan that warms ``store`` with them."""
     if (secret_ids is None) == (filters is None):
@@ -75,32 +83,39 @@ def plan_prefetch(
         if isinstance(secret_ids, (str, bytes)):
             raise TypeError("secret_ids must be an iterable of ids, not a single string")
         ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        return _by_ids(store, ids)
+        return _by_ids(store, ids, on_terminal)
     assert filters is not None
     if isinstance(filters, (str, bytes, Mapping)) or not all(
         isinstance(f, Mapping) for f in filters
     ):
         raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
-    return _by_filters(store, tuple(filters))
+    return _by_filters(store, tuple(filters), on_terminal)
 
 
-def _by_ids(store: Store[Key, Secret], ids: tuple[str, ...]) -> PrefetchPlan:
+def _by_ids(
+    store: Store[Key, Secret], ids: tuple[str, ...], on_terminal: OnTerminal
+) -> PrefetchPlan:
     results: Results = {}
     batch_denied = False
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         if not batch_denied:
+            token = store.begin_batch()
             try:
                 page = yield Batch(secret_ids=chunk)
             except SecretCacheError as exc:
+                store.end_batch(token)
                 if keeps_stale(exc):
                     # Throttled, down or no credentials: more calls would not help.
                     results.update((sid, exc) for sid in ids[start:])
                     break
                 batch_denied = isinstance(exc, SecretAccessDeniedError)
+            except BaseException:
+                store.end_batch(token)
+                raise
             else:
                 assert not isinstance(page, dict)
-                _absorb(store, page, results, asked=frozenset(chunk))
+                _absorb(store, token, page, results, frozenset(chunk), on_terminal)
         missing = tuple(sid for sid in chunk if sid not in results)
         if missing:
             # Denied batch, or ids the batch answered under another name (a partial ARN).
@@ -110,42 +125,53 @@ def _by_ids(store: Store[Key, Secret], ids: tuple[str, ...]) -> PrefetchPlan:
     return {sid: results[sid] for sid in ids if sid in results}
 
 
-def _by_filters(store: Store[Key, Secret], filters: tuple[Mapping[str, Any], ...]) -> PrefetchPlan:
+def _by_filters(
+    store: Store[Key, Secret], filters: tuple[Mapping[str, Any], ...], on_terminal: OnTerminal
+) -> PrefetchPlan:
     results: Results = {}
-    token: str | None = None
+    next_token: str | None = None
     while True:
-        page = yield Batch(filters=filters, next_token=token)
+        token = store.begin_batch()
+        try:
+            page = yield Batch(filters=filters, next_token=next_token)
+        except BaseException:
+            store.end_batch(token)
+            raise
         assert not isinstance(page, dict)
-        _absorb(store, page, results, asked=None)
-        token = page.next_token
-        if not token:
+        _absorb(store, token, page, results, None, on_terminal)
+        next_token = page.next_token
+        if not next_token:
             return results
 
 
 def _absorb(
     store: Store[Key, Secret],
+    token: StoreBatch[Key],
     page: BatchPage,
     results: Results,
     asked: frozenset[str] | None,
+    on_terminal: OnTerminal,
 ) -> None:
-    for secret in page.secrets:
-        if asked is not None and secret.secret_id not in asked:
-            continue  # answered under another name: the id asked is read singly
-        key: Key = (secret.secret_id, AWSCURRENT, None)
-        current = store.data.get(key)
-        if current is not None and current.value == secret:
-            secret = current.value  # same version: keep the object and its parsed JSON
-        results[secret.secret_id] = store.put(key, Load(secret))
-    for secret_id, error in page.errors.items():
-        key = (secret_id, AWSCURRENT, None)
-        store.put_failure(key, error)
-        if isinstance(error, TERMINAL):
-            store.invalidate(partial(_other_stage, key))
-        results[secret_id] = error
-
-
-def _other_stage(key: Key, candidate: Key) -> bool:
-    return candidate[0] == key[0] and candidate != key
+    try:
+        for secret in page.secrets:
+            if asked is not None and secret.secret_id not in asked:
+                continue  # answered under another name: the id asked is read singly
+            key: Key = (secret.secret_id, AWSCURRENT, None)
+            current = store.data.get(key)
+            if current is not None and current.value == secret:
+                secret = current.value  # same version: keep the object and its parsed JSON
+            try:
+                results[secret.secret_id] = store.put(key, Load(secret), token)
+            except SecretCacheError as exc:  # a later read was denied: that stands
+                results[secret.secret_id] = exc
+        for secret_id, error in page.errors.items():
+            key = (secret_id, AWSCURRENT, None)
+            store.put_failure(key, error, token)
+            if not keeps_stale(error):
+                on_terminal(key, error)
+            results[secret_id] = error
+    finally:
+        store.end_batch(token)
 
 
 # -- drivers --------------------------------------------------------------------------
@@ -155,7 +181,7 @@ def prefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
-    plan = plan_prefetch(cache._store, secret_ids, filters)
+    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:
@@ -191,7 +217,7 @@ async def aprefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (awaiting); single reads of a fallback run concurrently."""
-    plan = plan_prefetch(cache._store, secret_ids, filters)
+    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:

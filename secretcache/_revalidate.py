@@ -11,16 +11,23 @@ awaiting one, and both follow the same rules:
 - in "describe" mode, a cached stage key is revalidated with DescribeSecret first:
   unchanged -> re-armed with no GetSecretValue; changed -> fetched by VersionId;
   freshness is capped at NextRotationDate; a denied DescribeSecret falls back to
-  "get" for that secret, for good and silently.
+  "get" for that secret, for good and silently. But a value confirmed only by
+  DescribeSecret for too long (``must_read``: the cache decides the bound) is read
+  again with GetSecretValue, so a revoked GetSecretValue grant or a disabled KMS key
+  is noticed in describe mode too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 from ._models import Secret, SecretMetadata
 from ._store import Load
 from .exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFoundError
+
+if TYPE_CHECKING:
+    from ._bounded import BoundedSet
 
 __all__ = ["Describe", "Get", "Plan", "Request", "plan_load"]
 
@@ -57,7 +64,8 @@ def plan_load(
     previous: Secret | None,
     *,
     describe: bool,
-    describe_denied: set[str],
+    describe_denied: BoundedSet[str],
+    must_read: bool = False,
 ) -> Plan:
     """Yield the calls that load ``key``; return what to store."""
     secret_id, stage, version_id = key
@@ -65,7 +73,7 @@ def plan_load(
         fetched = yield Get(secret_id, None, version_id)
         assert isinstance(fetched, Secret)
         return Load(fetched)
-    if previous is not None and describe and secret_id not in describe_denied:
+    if previous is not None and describe and not must_read and secret_id not in describe_denied:
         try:
             meta = yield Describe(secret_id)
         except SecretAccessDeniedError:
@@ -100,7 +108,7 @@ def _after_describe(secret_id: str, stage: str, previous: Secret, meta: SecretMe
             operation="DescribeSecret",
         )
     if current == previous.version_id:
-        return Load(previous, meta.rotates_in)
+        return Load(previous, meta.rotates_in, reused=True)
     fetched = yield Get(secret_id, None, current)
     assert isinstance(fetched, Secret)
     return Load(fetched, meta.rotates_in)

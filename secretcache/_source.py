@@ -11,9 +11,12 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from . import _forksafe
 from ._errors import map_error, mapping_errors
 from ._models import Secret, SecretMetadata
+from ._rules import REVOKED_CREDENTIAL_CODES
 from ._version import __version__
+from .exceptions import SecretCredentialsError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -31,6 +34,7 @@ __all__ = [
     "batch_page_from_response",
     "batch_request",
     "build_client",
+    "drop_connections",
     "get_request",
     "secret_from_response",
 ]
@@ -95,16 +99,42 @@ def _utc(moment: Any) -> Any:
     return moment
 
 
+def _answers(secret_id: str, response: Mapping[str, Any]) -> bool:
+    """Return True unless the response names a secret other than ``secret_id``."""
+    name = response.get("Name")
+    arn = response.get("ARN")
+    if name is None and arn is None:
+        return True  # a stub that says nothing about it
+    if secret_id in (name, arn):
+        return True
+    # A partial ARN: the full one without the "-" and six random characters.
+    return isinstance(arn, str) and arn.startswith(secret_id) and len(arn) == len(secret_id) + 7
+
+
 def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
-    """Build a Secret from a GetSecretValue (or batch entry) response."""
+    """Build a Secret from a GetSecretValue (or batch entry) response.
+
+    A response with no VersionId, no value, or another secret's name is not stored as
+    a secret: it is a SecretsManagerUnavailableError (code "MalformedResponse"), like
+    any other garbled answer, and the cache keeps what it had.
+    """
     binary = response.get("SecretBinary")
     string = response.get("SecretString")
+    version_id = response.get("VersionId")
+    if not version_id or (string is None and binary is None) or not _answers(secret_id, response):
+        raise SecretsManagerUnavailableError(
+            "Secrets Manager's answer is not a value of the secret asked for"
+            " (no VersionId, no value, or another secret's name)",
+            code="MalformedResponse",
+            secret_id=secret_id,
+            operation="GetSecretValue",
+        )
     name = response.get("Name", secret_id)
     return Secret(
         secret_id=secret_id,
         name=secret_id if name == secret_id else name,  # one string, not two equal ones
         arn=response.get("ARN", ""),
-        version_id=response.get("VersionId", ""),
+        version_id=version_id,
         version_stages=_stages(response.get("VersionStages")),
         created_date=_utc(response.get("CreatedDate")),
         secret_string=string,
@@ -167,16 +197,24 @@ def build_client(session: boto3.Session | None = None) -> SecretsManagerClient:
 
 
 class BotocoreSource:
-    """A SecretSource over a boto3 Secrets Manager client, built lazily if not given."""
+    """A SecretSource over a boto3 Secrets Manager client, built lazily if not given.
+
+    A client built here is built again after credentials trouble that a new client
+    can cure (expired temporary credentials, a credentials file written since), and in
+    a forked child. A client passed in is the caller's: in a forked child only its
+    inherited connection pool is dropped.
+    """
 
     def __init__(
         self, client: SecretsManagerClient | None = None, session: boto3.Session | None = None
     ) -> None:
         self._client = client
+        self._owned = client is None
         self._session = session
         self._lock = threading.Lock()
         if client is not None:
             _install_scrubber()
+        _forksafe.register(self)
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -190,21 +228,39 @@ class BotocoreSource:
                 client = self._client
         return client
 
+    def _renew_after(self, error: SecretCacheError, client: SecretsManagerClient) -> None:
+        """Drop a client we built whose credentials failed, so the next call builds one."""
+        if (
+            self._owned
+            and isinstance(error, SecretCredentialsError)
+            and error.code not in REVOKED_CREDENTIAL_CODES
+        ):
+            with self._lock:
+                if self._client is client:  # one rebuild however many calls failed on it
+                    self._client = None
+
+    def _call(self, operation: str, context: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        client = self.client
+        try:
+            with mapping_errors(**context):
+                return getattr(client, operation)(**kwargs)
+        except SecretCredentialsError as exc:
+            self._renew_after(exc, client)
+            raise
+
     def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Call GetSecretValue, always naming a VersionStage or a VersionId."""
-        kwargs = get_request(secret_id, version_stage, version_id)
-        with mapping_errors(
-            secret_id=secret_id, version_stage=version_stage, version_id=version_id
-        ):
-            response = self.client.get_secret_value(**kwargs)
+        context = {"secret_id": secret_id, "version_stage": version_stage, "version_id": version_id}
+        response = self._call(
+            "get_secret_value", context, get_request(secret_id, version_stage, version_id)
+        )
         return secret_from_response(secret_id, response)
 
     def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret."""
-        with mapping_errors(secret_id=secret_id):
-            response = self.client.describe_secret(SecretId=secret_id)
+        response = self._call("describe_secret", {"secret_id": secret_id}, {"SecretId": secret_id})
         return metadata_from_response(response)
 
     def batch_get_secret_value(
@@ -216,9 +272,29 @@ class BotocoreSource:
     ) -> BatchPage:
         """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
         kwargs = batch_request(secret_ids, filters, next_token)
-        with mapping_errors():
-            response = self.client.batch_get_secret_value(**kwargs)
+        response = self._call("batch_get_secret_value", {}, kwargs)
         return batch_page_from_response(response, secret_ids)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's pooled keep-alive connections are shared with it (and with every
+        # sibling): a request written into one is answered to whoever reads first.
+        self._lock = threading.Lock()
+        if self._client is not None:
+            drop_connections(self._client)
+            if self._owned:
+                self._client = None  # also fresh credential-refresh locks and state
+
+
+def drop_connections(client: Any) -> None:
+    """Close a botocore client's pooled connections (the next request opens its own).
+
+    Closing in a forked child closes only the child's copies of the descriptors: no
+    shutdown, no TLS close_notify reaches the connection the parent still uses.
+    """
+    endpoint = getattr(client, "_endpoint", None)
+    close = getattr(getattr(endpoint, "http_session", None), "close", None)
+    if callable(close):
+        close()
 
 
 def get_request(
@@ -253,11 +329,14 @@ def batch_page_from_response(
     """Build a BatchPage from a BatchGetSecretValue response, keyed by the ids asked."""
     asked = {sid: sid for sid in secret_ids or ()}
     secrets = []
+    errors: dict[str, SecretCacheError] = {}
     for item in response.get("SecretValues", []):
         name = item.get("Name", "")
         secret_id = asked.get(name) or asked.get(item.get("ARN", ""), name)
-        secrets.append(secret_from_response(secret_id, item))
-    errors: dict[str, SecretCacheError] = {}
+        try:
+            secrets.append(secret_from_response(secret_id, item))
+        except SecretsManagerUnavailableError as exc:
+            errors[secret_id] = exc  # one garbled entry is that id's failure alone
     for err in response.get("Errors", []):
         sid = err.get("SecretId", "")
         errors[sid] = _batch_error(sid, err)

@@ -5,12 +5,17 @@ passes in, exactly one caller at a time per key ("single-flight"). Reads of a fr
 entry take no lock (``lookup``); everything else happens under one short lock that is
 never held across a load.
 
-Failure rules (see the README's failure table):
+Failure rules (``_rules``; see the README's failure table):
 - a *transient* error (``keeps_stale``) leaves the entry in place; it is served stale
   until ``stale_until`` (freshness + max_stale), then the error is raised;
 - any other error drops the entry: nothing stale is served after access was revoked;
 - either way the error is remembered for a backoff step (1 s doubling to 60 s, plus
   jitter) during which no load is attempted for that key, however hot it is.
+
+Ordering: every request gets a sequence number when it is planned (a load's ticket, a
+batch's token). An answer never replaces an answer to a later request, whichever lands
+first: a slow load or a batch sent before a newer value was stored is handed to its
+caller but not kept, and neither is a value older than a later denial.
 """
 
 from __future__ import annotations
@@ -23,9 +28,20 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
+from . import _forksafe
+from ._rules import keeps_stale
+from .exceptions import SecretCacheError
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Load", "Store", "Ticket"]
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "Batch",
+    "Deserted",
+    "Entry",
+    "Load",
+    "Store",
+    "Ticket",
+]
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)
@@ -38,13 +54,19 @@ _BACKOFF_JITTER = 0.2  # a step lasts base*2**n times [1, 1.2): never shorter, s
 class Entry(Generic[V]):
     """A cached value with its freshness deadlines (times from the store's clock)."""
 
-    __slots__ = ("fresh_until", "loaded_at", "parsed", "referenced", "stale_until", "value")
+    __slots__ = ("fresh_until", "parsed", "read_at", "referenced", "seq", "stale_until", "value")
 
-    def __init__(self, value: V, loaded_at: float, fresh_until: float, stale_until: float) -> None:
+    def __init__(
+        self, value: V, read_at: float, fresh_until: float, stale_until: float, seq: int
+    ) -> None:
         self.value = value
-        self.loaded_at = loaded_at
+        # When the value itself was last read from the source (a revalidation that only
+        # confirmed the version, in describe mode, does not move it).
+        self.read_at = read_at
         self.fresh_until = fresh_until
         self.stale_until = stale_until
+        # The sequence number of the request that produced this value.
+        self.seq = seq
         # Second-chance bit for CLOCK eviction: set on a hit without taking the lock.
         self.referenced = False
         # Derived data a caller may attach (parsed JSON), valid for this value only.
@@ -52,36 +74,46 @@ class Entry(Generic[V]):
 
 
 class Load(Generic[V]):
-    """What a loader returns: the value, and an optional cap on how long it is fresh."""
+    """What a loader returns: the value, a cap on its freshness, whether it was re-read."""
 
     # A plain slotted class, not a dataclass: building a frozen dataclass costs ~0.3 ms
     # of import time each, and nothing compares or hashes these.
-    __slots__ = ("fresh_cap", "value")
+    __slots__ = ("fresh_cap", "reused", "value")
 
-    def __init__(self, value: V, fresh_cap: float | None = None) -> None:
+    def __init__(self, value: V, fresh_cap: float | None = None, *, reused: bool = False) -> None:
         self.value = value
         self.fresh_cap = fresh_cap
+        # True when the value is the one being revalidated, confirmed without reading
+        # it again (describe mode): its read_at stays what it was.
+        self.reused = reused
 
 
 class _Failure:
-    __slots__ = ("attempts", "error", "failed_at", "retry_at")
+    __slots__ = ("attempts", "error", "failed_at", "retry_at", "seq")
 
     def __init__(
-        self, error: SecretCacheError, failed_at: float, retry_at: float, attempts: int
+        self, error: SecretCacheError, failed_at: float, retry_at: float, attempts: int, seq: int
     ) -> None:
         self.error = error
         self.failed_at = failed_at
         self.retry_at = retry_at
         self.attempts = attempts
+        self.seq = seq
+
+
+class Deserted(BaseException):
+    """A load whose loader is gone (its event loop was closed under it): plan again."""
 
 
 class _Flight(Generic[V]):
     """A load in progress that other readers of the same key wait for."""
 
-    __slots__ = ("done", "entry", "error", "invalidated", "stale_error", "task")
+    __slots__ = ("done", "entry", "error", "invalidated", "stale_error", "task", "waiters")
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        # Called once the flight lands (readers in other event loops); None once it has.
+        self.waiters: list[Callable[[], object]] | None = []
         self.entry: Entry[V] | None = None
         self.error: BaseException | None = None
         # The load failed but its reader was served stale: a forced read joining it
@@ -92,6 +124,9 @@ class _Flight(Generic[V]):
         self.invalidated = False
         # The async cache keeps the loading task here so its waiters can await it.
         self.task: object = None
+
+    def drops(self, key: object) -> bool:
+        return self.invalidated
 
     def outcome(self, force: bool = False) -> Entry[V]:
         """Return the loaded entry, or raise (a copy of) the load's error."""
@@ -105,7 +140,7 @@ class _Flight(Generic[V]):
 class Ticket(Generic[K, V]):
     """The right, and the duty, to load one key: end it with succeed/fail/abandon."""
 
-    __slots__ = ("entry", "failure", "flight", "force", "key")
+    __slots__ = ("entry", "failure", "flight", "force", "key", "seq")
 
     def __init__(
         self,
@@ -114,12 +149,14 @@ class Ticket(Generic[K, V]):
         failure: _Failure | None,
         flight: _Flight[V],
         force: bool,
+        seq: int,
     ) -> None:
         self.key = key
         self.entry = entry
         self.failure = failure
         self.flight = flight
         self.force = force
+        self.seq = seq
 
     @property
     def previous(self) -> V | None:
@@ -127,10 +164,19 @@ class Ticket(Generic[K, V]):
         return self.entry.value if self.entry is not None else None
 
 
-def keeps_stale(error: SecretCacheError) -> bool:
-    """Return True for errors after which a cached value may still be served."""
-    # Credentials trouble is ours, not a revocation of access to the secret.
-    return isinstance(error, (SecretsManagerUnavailableError, SecretCredentialsError))
+class Batch(Generic[K]):
+    """A batch read in progress: its sequence number, and what invalidate() hit since."""
+
+    __slots__ = ("cleared", "predicates", "seq")
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.cleared = False
+        self.predicates: list[Callable[[K], bool]] = []
+
+    def drops(self, key: K) -> bool:
+        """Return True if an invalidate() since the batch was sent covered ``key``."""
+        return self.cleared or any(predicate(key) for predicate in self.predicates)
 
 
 def fresh_copy(error: BaseException) -> BaseException:
@@ -165,15 +211,19 @@ class Store(Generic[K, V]):
         self.data: dict[K, Entry[V]] = {}
         self._failures: dict[K, _Failure] = {}
         self._flights: dict[K, _Flight[V]] = {}
+        self._batches: set[Batch[K]] = set()
         self._lock = threading.Lock()
+        self._seq = itertools.count(1)
         self._hits = itertools.count()
         #: Count one read served fresh from memory: atomic and lock-free, and a builtin
         #: bound method rather than a Python one, so a hit pays no extra frame.
         self.count_hit: Callable[[], int] = self._hits.__next__
         self.misses = 0
+        self.loads = 0
         self.refreshes = 0
         self.stale_served = 0
         self.errors = 0
+        _forksafe.register(self)
 
     # -- counters ---------------------------------------------------------------------
     @property
@@ -203,9 +253,11 @@ class Store(Generic[K, V]):
         loads, and must end it with ``succeed``, ``fail`` or ``abandon``. Raises the
         remembered error inside a backoff step. ``force`` (an explicit refresh) plans a
         load even when the entry is fresh, joins a load in flight, and never serves
-        stale. ``ignore_backoff`` loads even inside a backoff step: only for callers that
-        rate-limit themselves (rotation_candidate). Reads that are not forced are
-        counted as a hit or a miss.
+        stale. ``ignore_backoff`` loads even inside the backoff step of a remembered
+        *answer* (not found, denied): only for callers that rate-limit themselves
+        (rotation_candidate); the backoff of a transient failure (throttling, an
+        outage) holds for everyone. Reads that are not forced are counted as a hit or
+        a miss.
         """
         with self._lock:
             now = self.clock()
@@ -224,7 +276,11 @@ class Store(Generic[K, V]):
                     self.stale_served += 1
                     return entry
                 return flight
-            if failure is not None and now < failure.retry_at and not ignore_backoff:
+            if (
+                failure is not None
+                and now < failure.retry_at
+                and not (ignore_backoff and not keeps_stale(failure.error))
+            ):
                 # Inside a backoff step: no load, however hot the key.
                 if not force and entry is not None and now < entry.stale_until:
                     self.stale_served += 1
@@ -232,12 +288,13 @@ class Store(Generic[K, V]):
                 raise fresh_copy(failure.error)
             flight = _Flight()
             self._flights[key] = flight
-            return Ticket(key, entry, failure, flight, force)
+            self.loads += 1
+            return Ticket(key, entry, failure, flight, force, next(self._seq))
 
     def get(
         self,
         key: K,
-        loader: Callable[[V | None], Load[V]],
+        loader: Callable[[Ticket[K, V]], Load[V]],
         *,
         force: bool = False,
         ignore_backoff: bool = False,
@@ -254,7 +311,7 @@ class Store(Generic[K, V]):
         if isinstance(planned, Entry):
             return planned
         try:
-            loaded = loader(planned.previous)
+            loaded = loader(planned)
         except SecretCacheError as exc:
             served = self.fail(planned, exc)
             if served is None:
@@ -266,30 +323,38 @@ class Store(Generic[K, V]):
         return self.succeed(planned, loaded)
 
     def succeed(self, ticket: Ticket[K, V], loaded: Load[V]) -> Entry[V]:
-        """End a load that worked: store the value, wake the waiters, report a change."""
+        """End a load that worked: store the value, wake the waiters, report a change.
+
+        Raises (a copy of) a later request's denial if one landed during this load.
+        """
+        flight = ticket.flight
+        base = ticket.entry.read_at if ticket.entry is not None else None
         try:
-            entry, kept = self._commit(ticket.key, loaded, ticket.flight)
-            ticket.flight.entry = entry
+            entry, replaced, stored = self._commit(ticket.key, loaded, ticket.seq, flight, base)
+            if isinstance(entry, _Failure):
+                flight.error = entry.error
+            else:
+                flight.entry = entry
         finally:
             self._land(ticket)
-        previous = ticket.previous
-        # A value invalidate() discarded replaced nothing: no rotation to report (a
-        # load started after the invalidation may be reporting this very version).
-        if kept and self._on_replace is not None and loaded.value is not previous:
-            self._on_replace(ticket.key, previous, loaded.value)
+        if isinstance(entry, _Failure):
+            raise fresh_copy(entry.error)
+        if stored:
+            self._report(ticket.key, replaced, entry.value)
         return entry
 
     def fail(self, ticket: Ticket[K, V], exc: SecretCacheError) -> Entry[V] | None:
-        """End a load that failed: remember it; return an entry to serve stale, or None."""
+        """End a load that failed: remember it; return an entry to serve, or None."""
+        flight = ticket.flight
         try:
-            served = self._fail(
-                ticket.key, exc, ticket.entry, ticket.failure, ticket.force, ticket.flight
+            served, stale = self._fail(
+                ticket.key, exc, ticket.entry, ticket.failure, ticket.force, ticket.seq, flight
             )
             if served is None:
-                ticket.flight.error = exc
+                flight.error = exc
             else:
-                ticket.flight.entry = served
-                ticket.flight.stale_error = exc
+                flight.entry = served
+                flight.stale_error = exc if stale else None
         finally:
             self._land(ticket)
         return served
@@ -300,29 +365,70 @@ class Store(Generic[K, V]):
         self._land(ticket)
 
     def _land(self, ticket: Ticket[K, V]) -> None:
+        self._end_flight(ticket.key, ticket.flight)
+
+    def _end_flight(self, key: K, flight: _Flight[V]) -> None:
         with self._lock:
             # invalidate() may have detached this flight and a newer one may fly now.
-            if self._flights.get(ticket.key) is ticket.flight:
-                del self._flights[ticket.key]
-        ticket.flight.done.set()
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            waiters, flight.waiters = flight.waiters, None
+        flight.done.set()
+        for wake in waiters or ():
+            wake()
 
-    def put(self, key: K, loaded: Load[V]) -> V:
-        """Store a value loaded elsewhere (a batch), as if ``key`` had been loaded."""
+    def when_landed(self, flight: _Flight[V], wake: Callable[[], object]) -> bool:
+        """Call ``wake()`` once ``flight`` lands; return False (not calling it) if it has."""
         with self._lock:
-            old = self.data.get(key)
-        self._commit(key, loaded, None)
-        previous = old.value if old is not None else None
-        if self._on_replace is not None and loaded.value is not previous:
-            self._on_replace(key, previous, loaded.value)
-        return loaded.value
+            if flight.waiters is None:
+                return False
+            flight.waiters.append(wake)
+            return True
 
-    def put_failure(self, key: K, error: SecretCacheError) -> None:
-        """Remember a failure learnt elsewhere (a batch), as if loading ``key`` failed."""
+    def desert(self, key: K, flight: _Flight[V]) -> None:
+        """End a flight whose loader can no longer end it: its readers plan again."""
+        if flight.error is None and flight.entry is None:
+            flight.error = Deserted()
+        self._end_flight(key, flight)
+
+    # -- batches ------------------------------------------------------------------------
+    def begin_batch(self) -> Batch[K]:
+        """Start a batch read: call before sending it, end it with ``end_batch``."""
+        with self._lock:
+            batch: Batch[K] = Batch(next(self._seq))
+            self._batches.add(batch)
+            return batch
+
+    def end_batch(self, batch: Batch[K]) -> None:
+        """Forget a batch read whose answers are all stored."""
+        with self._lock:
+            self._batches.discard(batch)
+
+    def put(self, key: K, loaded: Load[V], batch: Batch[K]) -> V:
+        """Store a value read by ``batch``, as if ``key`` had been loaded; return the kept one.
+
+        The value kept is this one, or a newer one that was stored while the batch was
+        out (or this one, unkept, if invalidate() covered the key meanwhile).
+        """
+        entry, replaced, stored = self._commit(key, loaded, batch.seq, batch, None)
+        if isinstance(entry, _Failure):
+            raise fresh_copy(entry.error)
+        if stored:
+            self._report(key, replaced, entry.value)
+        return entry.value
+
+    def put_failure(self, key: K, error: SecretCacheError, batch: Batch[K]) -> None:
+        """Remember a failure read by ``batch``, as if loading ``key`` had failed."""
         with self._lock:
             entry = self.data.get(key)
             failure = self._failures.get(key)
-        self._fail(key, error, entry, failure, force=True)
+        self._fail(key, error, entry, failure, True, batch.seq, batch)
 
+    def _report(self, key: K, replaced: V | None, value: V) -> None:
+        if self._on_replace is not None and value is not replaced:
+            self._on_replace(key, replaced, value)
+
+    # -- the two ways a request ends ----------------------------------------------------
     def _fail(
         self,
         key: K,
@@ -330,62 +436,90 @@ class Store(Generic[K, V]):
         entry: Entry[V] | None,
         failure: _Failure | None,
         force: bool,
-        flight: _Flight[V] | None = None,
-    ) -> Entry[V] | None:
-        """Record a failed load; return the entry to serve stale, or None to raise."""
+        seq: int,
+        token: _Flight[V] | Batch[K],
+    ) -> tuple[Entry[V] | None, bool]:
+        """Record a failed request; return (an entry to serve or None, served stale)."""
         with self._lock:
             now = self.clock()
             self.errors += 1
-            if flight is not None and flight.invalidated:
-                # invalidate() ran during the load: the caller sees the error, the
-                # key starts afresh (no remembered failure, nothing to serve).
-                return None
-            attempts = failure.attempts + 1 if failure is not None else 0
-            step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempts)
-            step = min(BACKOFF_CAP, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
-            self._remember(key, _Failure(exc, now, now + step, attempts))
             current = self.data.get(key)
+            if current is not None and current.seq > seq:
+                # A later request's answer landed first: it stands, and is served.
+                return current, False
+            if token.drops(key):
+                # invalidate() ran during the request: the caller sees the error, the
+                # key starts afresh (no remembered failure, nothing to serve).
+                return None, False
+            self._remember(key, exc, failure, now, seq)
             if not keeps_stale(exc):
                 if current is not None:
                     del self.data[key]
-                return None
+                return None, False
             if force or current is None or current is not entry:
-                return None
+                return None, False
             if now < current.stale_until:
                 self.stale_served += 1
-                return current
-            return None
+                return current, True
+            return None, False
 
-    def _remember(self, key: K, failure: _Failure) -> None:
+    def _remember(
+        self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
+    ) -> None:
+        attempts = failure.attempts + 1 if failure is not None else 0
+        step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempts)
+        step = min(BACKOFF_CAP, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
         failures = self._failures
         failures.pop(key, None)
         if len(failures) >= self.max_size:
             # Oldest first: failure memory is bounded like the entries are.
             del failures[next(iter(failures))]
-        failures[key] = failure
+        failures[key] = _Failure(exc, now, now + step, attempts, seq)
 
-    def _commit(self, key: K, loaded: Load[V], flight: _Flight[V] | None) -> tuple[Entry[V], bool]:
-        """Build the entry for a loaded value; return it and whether it was stored."""
+    def _commit(
+        self,
+        key: K,
+        loaded: Load[V],
+        seq: int,
+        token: _Flight[V] | Batch[K],
+        base_read_at: float | None,
+    ) -> tuple[Entry[V] | _Failure, V | None, bool]:
+        """Store a loaded value unless a later answer stands.
+
+        Returns what to hand the caller (the entry, a later entry, or a later denial),
+        the value replaced, and whether the value was stored.
+        """
         with self._lock:
             now = self.clock()
+            old = self.data.get(key)
+            if old is not None and old.seq > seq:
+                return old, None, False
+            failure = self._failures.get(key)
+            if failure is not None and failure.seq > seq and not keeps_stale(failure.error):
+                # A later request was denied (or found nothing): this older value must
+                # not bring the secret back.
+                return failure, None, False
             fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
             if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
                 fresh_for = loaded.fresh_cap
             fresh_until = now + fresh_for
-            entry: Entry[V] = Entry(loaded.value, now, fresh_until, fresh_until + self.max_stale)
-            old = self.data.get(key)
+            read_at = base_read_at if loaded.reused and base_read_at is not None else now
+            entry: Entry[V] = Entry(
+                loaded.value, read_at, fresh_until, fresh_until + self.max_stale, seq
+            )
             if old is not None:
                 self.refreshes += 1
                 entry.parsed = old.parsed  # the reader checks it matches the version
-            if flight is not None and flight.invalidated:
+            if token.drops(key):
                 # An invalidate() of this key during the load wins: hand the value out,
                 # keep nothing. Invalidating other keys leaves this load alone.
-                return entry, False
-            self._failures.pop(key, None)
+                return entry, None, False
+            if failure is not None and failure.seq < seq:
+                del self._failures[key]
             if old is None:
                 self._make_room()
             self.data[key] = entry
-            return entry, True
+            return entry, old.value if old is not None else None, True
 
     def _make_room(self) -> None:
         """Evict until there is room for one more entry (CLOCK: LRU's lock-free cousin)."""
@@ -407,6 +541,11 @@ class Store(Generic[K, V]):
                 # Its caller still gets what it fetched, but later readers must not
                 # join a request sent before the invalidation: they load afresh.
                 self._flights.pop(key).invalidated = True
+            for batch in self._batches:
+                if predicate is None:
+                    batch.cleared = True
+                else:
+                    batch.predicates.append(predicate)
             if predicate is None:
                 self.data.clear()
                 self._failures.clear()
@@ -415,6 +554,19 @@ class Store(Generic[K, V]):
                 del self.data[key]
             for key in [k for k in self._failures if predicate(k)]:
                 del self._failures[key]
+
+    def fail_keys(self, predicate: Callable[[K], bool], error: SecretCacheError) -> None:
+        """Drop the entries whose key matches, remembering ``error`` for each of them.
+
+        For an answer that holds for other keys too (a secret scheduled for deletion):
+        their hot readers then meet the remembered error instead of the API.
+        """
+        with self._lock:
+            now = self.clock()
+            seq = next(self._seq)
+            for key in [k for k in self.data if predicate(k)]:
+                del self.data[key]
+                self._remember(key, error, self._failures.get(key), now, seq)
 
     def expire(self, predicate: Callable[[K], bool] | None = None, *, servable: bool) -> None:
         """Make matching entries due for revalidation now.
@@ -443,16 +595,30 @@ class Store(Generic[K, V]):
                 and not (k in self._failures and now < self._failures[k].retry_at)
             ]
 
-    def failed_at(self, key: K) -> float | None:
-        """Return when the last load of ``key`` failed, if its failure is remembered."""
-        failure = self._failures.get(key)
-        return failure.failed_at if failure is not None else None
+    def items(self) -> list[tuple[K, V]]:
+        """Return a snapshot of the cached keys and values."""
+        with self._lock:
+            return [(key, entry.value) for key, entry in self.data.items()]
 
-    def raise_failure(self, key: K) -> None:
-        """Raise (a copy of) the remembered failure of ``key``, if there is one."""
-        failure = self._failures.get(key)
-        if failure is not None:
-            raise fresh_copy(failure.error)
+    def values(self) -> list[V]:
+        """Return a snapshot of the cached values."""
+        with self._lock:
+            return [entry.value for entry in self.data.values()]
 
     def __len__(self) -> int:
         return len(self.data)
+
+    # -- fork -------------------------------------------------------------------------
+    def _before_fork(self) -> None:
+        # Fork with the map consistent: no other thread is half-way through a change.
+        self._lock.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        # The inherited lock is held (by _before_fork) and every load in flight was
+        # sent by a thread the child does not have: nobody would ever end it.
+        self._lock = threading.Lock()
+        self._flights = {}
+        self._batches = set()

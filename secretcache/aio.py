@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from . import _parse
-from ._base import CacheBase, Key, RotationCallback, copy_parsed, make_key
+from . import _forksafe, _parse
+from ._base import CacheBase, Key, RotationCallback, make_key
 from ._errors import mapping_errors
 from ._models import AWSCURRENT, Secret, SecretMetadata
+from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
 from ._source import (
     CLIENT_SETTINGS,
@@ -32,19 +34,23 @@ from ._source import (
     metadata_from_response,
     secret_from_response,
 )
-from ._store import Entry, Load, Ticket
-from .exceptions import (
-    SecretCacheError,
-    SecretNotFoundError,
-)
+from ._store import Entry, Load, Store, Ticket
+from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
+
+    from ._store import _Flight
+
+    _FlightLike = _Flight[Any]
 
 __all__ = ["AioBotocoreSource", "AsyncSecretCache", "AsyncSecretSource", "build_async_client"]
 
 log = logging.getLogger("secretcache")
+
+# How often a reader waiting on another event loop's load checks that loop is alive.
+_DESERTED_CHECK = 1.0
 
 
 # -- the source -----------------------------------------------------------------------
@@ -88,42 +94,100 @@ async def build_async_client(session: Any, stack: contextlib.AsyncExitStack) -> 
         )
 
 
-class AioBotocoreSource:
-    """An AsyncSecretSource over an aiobotocore client, built lazily if not given.
+class _LoopClient:
+    """The client built for one event loop, and what closes it when that loop ends."""
 
-    A client passed in stays the caller's to close; a client built here is closed by
-    ``aclose()``.
+    __slots__ = ("building", "client", "closer", "stack")
+
+    def __init__(self) -> None:
+        self.building = asyncio.Lock()
+        self.client: Any = None
+        self.stack: contextlib.AsyncExitStack | None = None
+        self.closer: AsyncGenerator[None, None] | None = None
+
+    async def close(self) -> None:
+        stack, self.stack, self.client = self.stack, None, None
+        if stack is None:
+            return
+        try:
+            await stack.aclose()
+        except (RuntimeError, OSError):
+            # Its event loop is closing under it: its connections go with it.
+            log.debug("secretcache: could not close a client of a closing event loop")
+
+
+async def _close_with_loop(
+    source: AioBotocoreSource, loop: asyncio.AbstractEventLoop, state: _LoopClient
+) -> AsyncGenerator[None, None]:
+    """Hold ``state``'s client open until the loop shuts its async generators down.
+
+    asyncio.run() (and asyncio.Runner) close every async generator started in their
+    loop before closing it: this one then closes the client built for that loop, so a
+    module-level cache used by one asyncio.run() per Lambda invocation leaves no
+    unclosed client session behind.
+    """
+    try:
+        yield
+    finally:
+        source._forget(loop, state)
+        await state.close()
+
+
+class AioBotocoreSource:
+    """An AsyncSecretSource over aiobotocore clients: one per event loop, built lazily.
+
+    A client passed in is used as it is (it belongs to the loop it was made in) and
+    stays the caller's to close. A client built here belongs to one event loop: each
+    loop that reads gets its own, closed by ``aclose()`` in that loop or, at the latest,
+    when asyncio.run() ends the loop.
     """
 
     def __init__(self, client: Any = None, session: Any = None) -> None:
-        self._client = client
+        self._given = client
         self._session = session
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._building: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
+        self._lock = threading.Lock()  # loops in several threads share the map
+        # Clients inherited across a fork: never used again, kept so that collecting
+        # them does not try to close the parent's connections.
+        self._inherited: list[_LoopClient] = []
         if client is not None:
             _install_scrubber()
+        _forksafe.register(self)
+
+    def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopClient:
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None:
+                # Loops closed without shutting their async generators down leave
+                # their entry behind: drop those (their connections died with them).
+                for old in [lp for lp in self._loops if lp.is_closed()]:
+                    del self._loops[old]
+                state = self._loops[loop] = _LoopClient()
+            return state
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, state: _LoopClient) -> None:
+        with self._lock:
+            if self._loops.get(loop) is state:
+                del self._loops[loop]
 
     async def client(self) -> Any:
-        """Return the client, building (and entering) it on first use in this event loop."""
-        client = self._client
+        """Return this event loop's client, building it on first use in the loop."""
+        if self._given is not None:
+            return self._given
         loop = asyncio.get_running_loop()
-        if client is not None and (self._stack is None or self._loop is loop):
-            return client
-        if self._loop is not loop:
-            # A client we built belongs to the loop it was built in; each asyncio.run()
-            # (a Lambda invocation, say) has a new one: build again, retire the old.
-            self._loop = loop
-            self._building = asyncio.Lock()
-            await self._retire()
-        assert self._building is not None
-        async with self._building:
-            if self._client is None:
-                stack = contextlib.AsyncExitStack()
-                self._client = await build_async_client(self._session, stack)
-                self._stack = stack
-                _install_scrubber()
-        return self._client
+        state = self._state(loop)
+        if state.client is None:
+            async with state.building:
+                if state.client is None:
+                    stack = contextlib.AsyncExitStack()
+                    client = await build_async_client(self._session, stack)
+                    state.stack = stack
+                    closer = _close_with_loop(self, loop, state)
+                    await closer.__anext__()  # started here: the loop will close it
+                    state.closer = closer
+                    state.client = client
+                    _install_scrubber()
+        return state.client
 
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
@@ -159,19 +223,26 @@ class AioBotocoreSource:
         return batch_page_from_response(response, secret_ids)
 
     async def aclose(self) -> None:
-        """Close the client if it was built here (a client passed in stays open)."""
-        await self._retire()
+        """Close the client this event loop built (a client passed in stays open).
 
-    async def _retire(self) -> None:
-        stack, self._stack = self._stack, None
-        if stack is None:
+        A read after this builds a new one, closed in turn when the loop ends.
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._loops.pop(loop, None)
+        if state is None:
             return
-        self._client = None
-        try:
-            await stack.aclose()
-        except (RuntimeError, OSError):
-            # Built in an event loop that is closed now: its connections went with it.
-            log.debug("secretcache: could not close a client from a closed event loop")
+        if state.closer is not None:
+            await state.closer.aclose()  # runs its finally: closes the client
+        else:
+            await state.close()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's loops and their clients mean nothing here (and their sockets are
+        # the parent's): keep them unreachable but uncollected, build anew.
+        self._lock = threading.Lock()
+        self._inherited.extend(self._loops.values())
+        self._loops = {}
 
 
 # -- the cache ------------------------------------------------------------------------
@@ -241,8 +312,7 @@ class AsyncSecretCache(CacheBase):
         self, secret_id: str, version_stage: str = AWSCURRENT, *, version_id: str | None = None
     ) -> Any:
         """Return the SecretString parsed as JSON: a fresh copy the caller may mutate."""
-        entry = await self._entry(secret_id, version_stage, version_id)
-        return copy_parsed(entry, self._parsed(entry))
+        return self._json(await self._entry(secret_id, version_stage, version_id))
 
     async def get_secret_field(
         self,
@@ -270,76 +340,101 @@ class AsyncSecretCache(CacheBase):
         return await self._get(key)
 
     async def _get(
-        self, key: Key, *, force: bool = False, ignore_backoff: bool = False
+        self,
+        key: Key,
+        *,
+        force: bool = False,
+        ignore_backoff: bool = False,
+        must_read: bool = False,
     ) -> Entry[Secret]:
+        return await self._drive(
+            self._store,
+            key,
+            partial(self._fetch, must_read=must_read),
+            force=force,
+            ignore_backoff=ignore_backoff,
+        )
+
+    async def _drive(
+        self,
+        store: Store[Any, Any],
+        key: Any,
+        load: Callable[[Ticket[Any, Any]], Awaitable[Load[Any]]],
+        *,
+        force: bool = False,
+        ignore_backoff: bool = False,
+    ) -> Entry[Any]:
+        """Read ``key`` from ``store``: a hit, a load of ours, or a load someone runs."""
         while True:
-            planned = self._store.plan(key, force=force, ignore_backoff=ignore_backoff)
+            planned = store.plan(key, force=force, ignore_backoff=ignore_backoff)
             if isinstance(planned, Entry):
                 return planned
             if isinstance(planned, Ticket):
                 flight = planned.flight
-                task = asyncio.get_running_loop().create_task(self._load(planned))
+                task = asyncio.get_running_loop().create_task(self._run(store, planned, load))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
                 flight.task = task
             else:
                 flight = planned
-            loading = flight.task
-            if (
-                isinstance(loading, asyncio.Task)
-                and loading.get_loop() is asyncio.get_running_loop()
-            ):
-                # shield: a reader cancelled while waiting leaves the load running.
-                await asyncio.shield(loading)
-            else:
-                # Loading on another thread's event loop: wait without blocking this one.
-                await asyncio.to_thread(flight.done.wait)
+            await _landing(store, key, flight)
             if flight.error is None or isinstance(flight.error, Exception):
                 return flight.outcome(force)
-            # The load was cancelled or interrupted, not failed: that was its owner's
-            # business, so plan again rather than hand this reader a copy of it.
+            # The load was cancelled (aclose()), interrupted or deserted, not failed:
+            # that was its owner's business, so plan again rather than hand this reader
+            # a cancellation it never asked for.
 
-    async def _load(self, ticket: Ticket[Key, Secret]) -> None:
+    @staticmethod
+    async def _run(
+        store: Store[Any, Any],
+        ticket: Ticket[Any, Any],
+        load: Callable[[Ticket[Any, Any]], Awaitable[Load[Any]]],
+    ) -> None:
         """Run one load to its end; the outcome goes to the flight, never raised here."""
         try:
-            loaded = await self._fetch(ticket.key, ticket.previous)
+            loaded = await load(ticket)
         except SecretCacheError as exc:
-            if self._store.fail(ticket, exc) is None:
-                self._forget_siblings(ticket.key, exc)
+            store.fail(ticket, exc)
         except BaseException as exc:
-            self._store.abandon(ticket, exc)
+            store.abandon(ticket, exc)
             if not isinstance(exc, Exception):
                 raise  # cancellation and exits stay what they are
         else:
-            self._store.succeed(ticket, loaded)
+            with contextlib.suppress(SecretCacheError):  # a later denial: on the flight
+                store.succeed(ticket, loaded)
 
-    async def _fetch(self, key: Key, previous: Secret | None) -> Load[Secret]:
+    async def _fetch(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
         plan = plan_load(
-            key,
-            previous,
+            ticket.key,
+            ticket.previous,
             describe=self._revalidate == "describe",
             describe_denied=self._describe_denied,
+            must_read=must_read or self._must_read(ticket.entry),
         )
-        request = next(plan)
-        while True:
-            self._count(request.operation)
-            try:
-                if isinstance(request, Get):
-                    result: Secret | SecretMetadata = await self._source.get_secret_value(
-                        request.secret_id,
-                        version_stage=request.version_stage,
-                        version_id=request.version_id,
-                    )
+        try:
+            request = next(plan)
+            while True:
+                self._count(request.operation)
+                try:
+                    if isinstance(request, Get):
+                        result: Secret | SecretMetadata = await self._source.get_secret_value(
+                            request.secret_id,
+                            version_stage=request.version_stage,
+                            version_id=request.version_id,
+                        )
+                    else:
+                        result = await self._source.describe_secret(request.secret_id)
+                except SecretCacheError as exc:
+                    step = partial(plan.throw, exc)
                 else:
-                    result = await self._source.describe_secret(request.secret_id)
-            except SecretCacheError as exc:
-                step = partial(plan.throw, exc)
-            else:
-                step = partial(plan.send, result)
-            try:
-                request = step()
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                    step = partial(plan.send, result)
+                try:
+                    request = step()
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+        except SecretCacheError as exc:
+            self._on_terminal(ticket.key, exc)
+            raise
 
     # -- control ----------------------------------------------------------------------
     async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
@@ -351,23 +446,30 @@ class AsyncSecretCache(CacheBase):
     async def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
         """Return a version to retry with after a login failed with ``failed_version_id``.
 
-        As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a different
-        AWSPENDING (rotation window), else None; asks at most once a second per secret.
+        As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a newer
+        AWSPENDING (rotation window), else None; about one call a second per secret.
         """
-        plan = self.rotation_plan(secret_id, failed_version_id)
-        try:
-            key, reread = next(plan)
-            while True:
-                try:
-                    found = None if reread else self._recent(key)
-                    if found is None:
-                        found = (await self._get(key, force=True, ignore_backoff=True)).value
-                except SecretNotFoundError as exc:
-                    key, reread = plan.throw(exc)
-                else:
-                    key, reread = plan.send(found)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        news = self._note_failure(secret_id, failed_version_id)
+        looks = self._recovery.looks
+        look = None if news else looks.lookup(secret_id)
+        if look is None:
+            look = await self._drive(looks, secret_id, partial(self._look, secret_id), force=news)
+        return self._recovery.choose(secret_id, look.value)
+
+    async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+        plan = look_plan(secret_id, self._acceptable(secret_id))
+        key = next(plan)
+        while True:
+            try:
+                entry = await self._get(key, force=True, ignore_backoff=True, must_read=True)
+            except SecretCacheError as exc:
+                step = partial(plan.throw, exc)
+            else:
+                step = partial(plan.send, entry.value)
+            try:
+                key = step()
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     async def prefetch(
         self,
@@ -381,15 +483,27 @@ class AsyncSecretCache(CacheBase):
         return await aprefetch(self, secret_ids, filters)
 
     async def aclose(self) -> None:
-        """Cancel loads in flight, forget every value, close a client built here."""
-        tasks = [t for t in self._tasks if not t.done()]
+        """Cancel this event loop's loads, forget every value, close the client built here.
+
+        Readers waiting for a cancelled load are not cancelled: they read again. A
+        cache closed may be used again; what it then opens is closed when the event
+        loop ends (asyncio.run) or by the next aclose(). Other event loops' clients are
+        closed by their own loop.
+        """
+        loop = asyncio.get_running_loop()
+        tasks = [t for t in self._tasks if not t.done() and t.get_loop() is loop]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks)
         self._store.invalidate()
         closer = getattr(self._source, "aclose", None)
         if closer is not None:
             await closer()
+
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        self._tasks = set()  # the parent's event loops do not run here
 
     async def __aenter__(self) -> AsyncSecretCache:
         return self
@@ -401,3 +515,35 @@ class AsyncSecretCache(CacheBase):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _landing(store: Store[Any, Any], key: Any, flight: _FlightLike) -> None:
+    """Wait until ``flight`` lands, never cancelling it (a reader cancelled here is)."""
+    task = flight.task
+    loop = asyncio.get_running_loop()
+    if isinstance(task, asyncio.Task) and task.get_loop() is loop:
+        await asyncio.wait((task,))
+        return
+    # Loading in another event loop (another thread): be woken from there, and give up
+    # on a load whose loop was closed before it ended.
+    landed = loop.create_future()
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # this loop closed meanwhile
+            loop.call_soon_threadsafe(_resolve, landed)
+
+    if not store.when_landed(flight, wake):
+        return
+    while True:
+        done, _ = await asyncio.wait((landed,), timeout=_DESERTED_CHECK)
+        if done:
+            return
+        task = flight.task
+        if isinstance(task, asyncio.Task) and task.get_loop().is_closed() and not task.done():
+            store.desert(key, flight)
+            return
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -99,9 +99,9 @@ class _Injector:
             field = self.targets[name]
             if field is not None:
                 # A copy: what one call mutates, the next call does not see.
-                out[name] = _parse.copy_json(_parse.field_of(secret, parsed, field))
+                out[name] = _parse.copy_json(secret, _parse.field_of(secret, parsed, field))
             elif self.transform == "json":
-                out[name] = _parse.copy_json(parsed)
+                out[name] = _parse.copy_json(secret, parsed)
             elif self.transform == "binary":
                 out[name] = _parse.as_binary(secret)
             else:

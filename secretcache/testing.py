@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._errors import map_error
@@ -306,7 +306,12 @@ def finish_rotation(client: SecretsManagerClient, secret_id: str, version_id: st
 class _Version:
     version_id: str
     value: str | bytes
+    created: datetime
     stages: set[str] = field(default_factory=set)
+
+
+# CreatedDate of an InMemorySource version: one second apart, in the order they were put.
+_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class InMemorySource:
@@ -341,7 +346,12 @@ class InMemorySource:
     # -- changing the world ------------------------------------------------------------
     def put(self, name: str, value: str | bytes, *, stages: Sequence[str] = (AWSCURRENT,)) -> str:
         """Add a version carrying ``stages`` (moving them off older versions); return its id."""
-        version = _Version(f"{next(self._ids):08d}-0000-4000-8000-{uuid.uuid4().hex[:12]}", value)
+        number = next(self._ids)
+        version = _Version(
+            f"{number:08d}-0000-4000-8000-{uuid.uuid4().hex[:12]}",
+            value,
+            _EPOCH + timedelta(seconds=number),
+        )
         with self._lock:
             versions = self._versions.setdefault(name, [])
             for stage in stages:
@@ -442,7 +452,7 @@ class InMemorySource:
                         arn=self._arn(secret_id),
                         version_id=v.version_id,
                         version_stages=tuple(sorted(v.stages)),
-                        created_date=None,
+                        created_date=v.created,
                         secret_string=v.value if isinstance(v.value, str) else None,
                         secret_binary=v.value if isinstance(v.value, bytes) else None,
                     )

@@ -18,7 +18,13 @@ from secretcache import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
-from secretcache.testing import FakeClock, FaultInjector, InMemorySource, rotate_secret
+from secretcache.testing import (
+    FakeClock,
+    FaultInjector,
+    InMemorySource,
+    counting_calls,
+    rotate_secret,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -161,7 +167,7 @@ def test_no_stale_after_a_terminal_error_and_one_call_per_step(
     assert cache.stats().stale_served == 0
 
 
-def test_access_denied_drops_every_stage(
+def test_access_denied_drops_the_key_that_got_it_and_no_stale_anywhere(
     sm: SecretsManagerClient,
     faults: FaultInjector,
     make_cache: Callable[..., SecretCache],
@@ -170,14 +176,43 @@ def test_access_denied_drops_every_stage(
     rotate_secret(sm, "db", json.dumps({"password": "p2"}))
     cache = make_cache(ttl=TTL)
     cache.get_secret_string("db")
+    clock.advance(TTL / 2)
     cache.get_secret_string("db", AWSPREVIOUS)
     faults.fail("AccessDeniedException")
-    clock.advance(TTL)
+    clock.advance(TTL / 2)
     with pytest.raises(SecretAccessDeniedError):
         cache.get_secret_string("db")
-    assert cache.stats().size == 0
+    # A denial is about the request that got it (an IAM condition may allow one stage
+    # and not another): the other stage stays until its own revalidation...
+    assert cache.stats().size == 1
+    clock.advance(TTL / 2)
+    # ...which meets the denial too: nothing stale, not even within max_stale.
     with pytest.raises(SecretAccessDeniedError):
         cache.get_secret_string("db", AWSPREVIOUS)
+    assert cache.stats().size == 0
+
+
+def test_deletion_drops_every_stage_and_remembers_it_for_each(
+    sm: SecretsManagerClient, make_cache: Callable[..., SecretCache], clock: FakeClock
+) -> None:
+    sm.create_secret(Name="db", SecretString=json.dumps({"password": "p1"}))
+    rotate_secret(sm, "db", json.dumps({"password": "p2"}))
+    cache = make_cache(ttl=TTL)
+    cache.get_secret_string("db")
+    version = cache.get_secret("db", AWSPREVIOUS).version_id
+    cache.get_secret_string("db", version_id=version)
+    sm.delete_secret(SecretId="db", RecoveryWindowInDays=7)
+    clock.advance(TTL)
+    with pytest.raises(SecretDeletedError):
+        cache.get_secret_string("db")
+    assert cache.stats().size == 0  # scheduled deletion speaks for every version
+    with counting_calls(sm) as calls:
+        for _ in range(50):
+            with pytest.raises(SecretDeletedError):
+                cache.get_secret_string("db", AWSPREVIOUS)
+            with pytest.raises(SecretDeletedError):
+                cache.get_secret_string("db", version_id=version)
+    assert calls["GetSecretValue"] == 0  # hot siblings meet the remembered answer
 
 
 def test_no_stale_after_scheduled_deletion(

@@ -1,0 +1,62 @@
+"""Fork safety: what a forked child must not share with its parent, reset in one place.
+
+gunicorn ``--preload`` and multiprocessing fork a process that may already hold a
+cache: its locks (possibly held, at the fork, by a thread the child does not have),
+loads in flight (whose loading thread the child does not have either: waiting for them
+would hang), a refresh-ahead thread (gone), and, worst, a pooled keep-alive connection
+to Secrets Manager. Two children writing requests into one inherited socket read each
+other's answers: each would cache the other's secret.
+
+Objects with such state register here; ``os.register_at_fork`` then calls, in the
+child, each one's ``_after_fork_in_child()``. Objects whose state must be consistent at
+the moment of the fork (the store's map) also get ``_before_fork()`` and
+``_after_fork_in_parent()``, which take and release their lock around the fork.
+The registry holds its objects weakly: registering keeps nothing alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from typing import Any
+
+__all__ = ["register"]
+
+log = logging.getLogger("secretcache")
+
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def register(obj: object) -> None:
+    """Reset ``obj`` in every process forked from this one from now on."""
+    _live.add(obj)
+
+
+def _call_each(method: str) -> None:
+    for obj in list(_live):
+        hook = getattr(obj, method, None)
+        if hook is None:
+            continue
+        try:
+            hook()
+        except Exception:  # one broken object must not leave the others un-reset
+            log.exception("secretcache: %s of %r failed", method, obj)
+
+
+def _before() -> None:
+    _call_each("_before_fork")
+
+
+def _after_in_parent() -> None:
+    _call_each("_after_fork_in_parent")
+
+
+def _after_in_child() -> None:
+    _call_each("_after_fork_in_child")
+
+
+if hasattr(os, "register_at_fork"):  # absent on Windows, which has no fork()
+    os.register_at_fork(
+        before=_before, after_in_parent=_after_in_parent, after_in_child=_after_in_child
+    )

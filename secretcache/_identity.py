@@ -1,0 +1,54 @@
+"""Which secret ids name the same secret: a name, its full ARN and its partial ARN.
+
+A cache keys entries by the id the caller passed, so ``prod/db`` and
+``arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf`` are two keys of
+one secret. For invalidate(), secret-wide errors and rotation events they must be one.
+
+A loaded value says exactly which secret an id named (its Name and ARN). Without one,
+the id itself is read: a plain name is that name; an ARN names its resource, and a
+resource ending in "-" plus six characters may be a full ARN (the name is what precedes
+the suffix) or a partial ARN of a name that ends that way: both are candidates. Being
+generous there costs at most one extra cache miss; it never serves a wrong value.
+Replicas (another region, same name and account) are the same secret.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from ._models import Secret
+
+__all__ = ["Identity", "identity"]
+
+_ARN = re.compile(r"arn:[^:]*:secretsmanager:[^:]*:(?P<account>[^:]*):secret:(?P<resource>.+)")
+_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
+
+
+class Identity(NamedTuple):
+    """A secret's account (None when unknown) and the names it may have."""
+
+    account: str | None
+    names: frozenset[str]
+
+    def overlaps(self, other: Identity) -> bool:
+        """Return True when both may be the same secret."""
+        if None not in (self.account, other.account) and self.account != other.account:
+            return False
+        return not self.names.isdisjoint(other.names)
+
+
+def identity(secret_id: str, value: Secret | None = None) -> Identity:
+    """Return what ``secret_id`` names, from its loaded ``value`` when there is one."""
+    if value is not None and value.name:
+        found = _ARN.fullmatch(value.arn)
+        return Identity(found["account"] if found else None, frozenset((value.name,)))
+    found = _ARN.fullmatch(secret_id)
+    if found is None:
+        return Identity(None, frozenset((secret_id,)))
+    resource = found["resource"]
+    names = {resource}
+    if len(resource) > 7 and _SUFFIX.fullmatch(resource, len(resource) - 7):
+        names.add(resource[:-7])
+    return Identity(found["account"] or None, frozenset(names))

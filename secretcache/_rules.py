@@ -1,0 +1,43 @@
+"""What a failed read means for what the cache holds: the failure rules, in one place.
+
+- ``keeps_stale``: the error is about the path to Secrets Manager (an outage,
+  throttling, credentials that expired or could not be fetched), not an answer about
+  the secret: a cached value may still be served within ``max_stale``.
+- Anything else is an answer, and the value goes: nothing stale after a denial.
+- ``secret_wide``: the answer speaks for every version and stage of the secret
+  (scheduled for deletion, its KMS key refused to decrypt), so the secret's other
+  cached keys go too. An AccessDenied or NotFound is about the request that got it
+  (an IAM condition may allow AWSCURRENT and not AWSPENDING; a stage may not exist),
+  so it touches only that key.
+"""
+
+from __future__ import annotations
+
+from .exceptions import (
+    SecretCacheError,
+    SecretCredentialsError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretsManagerUnavailableError,
+)
+
+__all__ = ["EXPIRED_CREDENTIAL_CODES", "REVOKED_CREDENTIAL_CODES", "keeps_stale", "secret_wide"]
+
+#: A deactivated or unknown access key: a revocation, not a hiccup.
+REVOKED_CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException"})
+#: Temporary credentials that ran out: a client built anew reads the chain again.
+EXPIRED_CREDENTIAL_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+)
+
+
+def keeps_stale(error: SecretCacheError) -> bool:
+    """Return True for errors after which a cached value may still be served."""
+    if isinstance(error, SecretsManagerUnavailableError):
+        return True
+    return isinstance(error, SecretCredentialsError) and error.code not in REVOKED_CREDENTIAL_CODES
+
+
+def secret_wide(error: SecretCacheError) -> bool:
+    """Return True for answers that hold for every stage and version of the secret."""
+    return isinstance(error, (SecretDeletedError, SecretDecryptionError))
