@@ -206,6 +206,7 @@ def test_no_region_or_no_account_is_a_usage_error(
         (["prod/db", "--region", "mars-north-1", "--account", ACCOUNT], "unknown AWS region"),
         (["prod/db", "--kms-key", "alias/prod-secrets", *WHERE], "give the key's ARN"),
         (["prod/db", "--kms-key", KEY.replace("us-east-1", "eu-west-1"), *WHERE], "eu-west-1"),
+        (["prod/db", "--kms-key", KEY.replace("arn:aws:", "arn:aws-cn:"), *WHERE], "disagree"),
         ([f"arn:aws-cn:secretsmanager:us-east-1:{ACCOUNT}:secret:db-AbCdEf"], "partition"),
         (
             [
