@@ -1,9 +1,11 @@
 """Map botocore errors to secretcache's exception tree: the one table, used once.
 
 Classification is by error code, never by HTTP status alone (moto answers 404 where
-AWS answers 400) and never by message text where a code says enough. The one place
-text is read is InvalidRequestException, whose code covers both "scheduled for
-deletion" and other bad states: a least-privilege caller has no other signal.
+AWS answers 400) and never by message text where a code says enough. Text is read in
+two places: InvalidRequestException, whose code covers both "scheduled for deletion"
+and other bad states (a least-privilege caller has no other signal), and an
+AccessDeniedException that KMS caused ("Access to KMS is not allowed"), which stays a
+SecretAccessDeniedError but whose message says the secret's KMS key refused.
 """
 
 from __future__ import annotations
@@ -86,6 +88,16 @@ _DELETED = re.compile(r"marked (for )?delet|scheduled for deletion", re.IGNORECA
 # moto wraps IAM denials as Code "403" with an XML body; the real code is inside.
 _XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.DOTALL)
+# How Secrets Manager words a denial that came from KMS rather than from IAM on the secret.
+_KMS_REFUSED = re.compile(
+    r"access to kms is not allowed|not authorized to perform: kms:|"
+    r"ciphertext refers to a customer master key|\(Service: AWSKMS",
+    re.IGNORECASE,
+)
+_KMS_MESSAGE = (
+    "the secret's KMS key refused this caller (both the caller's IAM policy and the key's "
+    "key policy must allow kms:Decrypt)"
+)
 
 
 def _class_for_status(status: int | None) -> type[SecretCacheError]:
@@ -115,6 +127,8 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
         cls = _class_for_status(status if isinstance(status, int) else None)
     if code == "InvalidRequestException" and _DELETED.search(message):
         cls = SecretDeletedError
+    if cls is SecretAccessDeniedError and _KMS_REFUSED.search(message):
+        message = f"{_KMS_MESSAGE}: {message}"
     return cls(
         message or code or "unknown error",
         code=code or None,

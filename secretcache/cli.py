@@ -1,7 +1,8 @@
-"""The ``secretcache`` command: ``demo``, ``check`` and ``get``.
+"""The ``secretcache`` command: ``demo``, ``check``, ``get`` and ``policy``.
 
 ``check`` tells who you are and whether you can read a secret, with its metadata;
-``get`` reads one value through a ``SecretCache``, masked unless ``--reveal``. Exit
+``get`` reads one value through a ``SecretCache``, masked unless ``--reveal``;
+``policy`` prints the least-privilege IAM policy for the features you use. Exit
 codes: 0 readable, 1 not readable (denied, not found, deleted, ...), 2 usage or
 configuration error (bad arguments, no credentials, no region, unknown profile).
 """
@@ -47,6 +48,7 @@ examples:
   secretcache get prod/db --stage AWSPREVIOUS --json
   secretcache check prod/db --profile ops --region eu-west-1
   secretcache get MySecret --endpoint-url http://127.0.0.1:5000   (moto server, LocalStack)
+  secretcache policy prod/db --describe --prefetch   the IAM policy those features need
 
 exit codes: 0 readable, 1 not readable (denied, not found, deleted, ...),
             2 usage or configuration error (bad arguments, no credentials or region)
@@ -153,7 +155,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     get.add_argument("--reveal", action="store_true", help="print the value itself")
     _common(get)
+    _add_policy(commands, formatter)
     return parser
+
+
+def _add_policy(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    policy = commands.add_parser(
+        "policy",
+        help="print the least-privilege IAM policy for reading SECRET_ID ... (JSON)",
+        description=_para(
+            "Print the IAM policy (JSON) that lets secretcache read these secrets with the "
+            "features you name, and nothing more. A name becomes its ARN ending in -?????? "
+            "(the six characters AWS appends); an ARN is used as given. Never calls Secrets "
+            "Manager; without --account, STS GetCallerIdentity tells the account."
+        ),
+        epilog=(
+            "examples:\n  secretcache policy prod/db\n"
+            "  secretcache policy prod/db prod/api-key --describe --prefetch\n"
+            "  secretcache policy prod/db --kms-key arn:aws:kms:eu-west-1:111122223333:key/ID"
+            " --region eu-west-1 --region eu-central-1 --account 111122223333"
+        ),
+        formatter_class=formatter,
+    )
+    policy.add_argument("secret_ids", nargs="+", metavar="SECRET_ID", help="secret name or ARN")
+    policy.add_argument(
+        "--describe",
+        action="store_true",
+        help='revalidate="describe" or `secretcache check`: DescribeSecret too',
+    )
+    policy.add_argument(
+        "--prefetch", action="store_true", help="prefetch([...]): BatchGetSecretValue too"
+    )
+    policy.add_argument(
+        "--filters",
+        action="store_true",
+        help="prefetch(filters=...): BatchGetSecretValue and ListSecrets",
+    )
+    policy.add_argument(
+        "--kms-key",
+        metavar="ARN",
+        action="append",
+        default=[],
+        help="ARN of the customer managed key the secrets use (repeat for several)",
+    )
+    policy.add_argument(
+        "--region",
+        metavar="R",
+        action="append",
+        default=[],
+        help="a region the secrets are read in; repeat for replicas (default: configured)",
+    )
+    policy.add_argument(
+        "--account", metavar="ID", help="account of secrets given by name (default: yours)"
+    )
 
 
 def _valid(check: Callable[[Any], str], value: object) -> None:
@@ -435,6 +489,62 @@ def _print_block(
         _row(out, "value", f"{MASK}  ({_shape(value)}; --reveal to show)")
 
 
+# -- policy -------------------------------------------------------------------------
+
+
+def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._policy import build_policy
+
+    for secret_id in args.secret_ids:
+        _valid(check_secret_id, secret_id)
+    names = not all(s.startswith("arn:") for s in args.secret_ids)
+    regions, account = args.region, args.account
+    if names and (not regions or account is None):
+        regions, account = _where_am_i(regions, account)
+    try:
+        doc = build_policy(
+            args.secret_ids,
+            describe=args.describe,
+            prefetch=args.prefetch,
+            filters=args.filters,
+            kms_keys=args.kms_key,
+            regions=regions,
+            account=account,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(doc, indent=2), file=out)
+    return EXIT_OK
+
+
+def _where_am_i(regions: list[str], account: str | None) -> tuple[list[str], str]:
+    """Fill in the configured region and the caller's account (STS needs no permission)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    from ._errors import mapping_errors
+
+    try:
+        session = boto3.Session()
+    except BotoCoreError as exc:  # ProfileNotFound and friends
+        raise UsageError(str(exc)) from exc
+    if not regions:
+        if not session.region_name:
+            raise UsageError("no AWS region: pass --region R (once per region read in)")
+        regions = [session.region_name]
+    if account is None:
+        try:
+            with mapping_errors():
+                sts = session.client("sts", config=Config(**CLIENT_SETTINGS))
+                account = str(sts.get_caller_identity()["Account"])
+        except SecretCacheError as exc:
+            raise UsageError(
+                f"cannot tell your account ({describe_error(exc)}): pass --account ID"
+            ) from exc
+    return regions, account
+
+
 # -- demo ---------------------------------------------------------------------------
 
 
@@ -449,7 +559,7 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 # -- entry point --------------------------------------------------------------------
 
-COMMANDS = {"check": _check, "demo": _demo, "get": _get}
+COMMANDS = {"check": _check, "demo": _demo, "get": _get, "policy": _policy}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,9 +7,10 @@ botocore exception chained as ``__cause__``::
     SecretCacheError                       base: secret_id, version_stage, version_id,
     │                                      code, status_code, request_id, retryable
     ├── SecretNotFoundError                ResourceNotFoundException (also unknown stage/VersionId)
-    ├── SecretAccessDeniedError            AccessDeniedException, AccessDenied, any HTTP 403
+    ├── SecretAccessDeniedError            AccessDeniedException, AccessDenied, any HTTP 403;
+    │                                      also a KMS key that refuses the caller (message says so)
     ├── SecretDeletedError                 InvalidRequestException: scheduled for deletion
-    ├── SecretDecryptionError              DecryptionFailure (KMS key disabled or not permitted)
+    ├── SecretDecryptionError              DecryptionFailure (KMS key disabled, wrong key)
     ├── InvalidSecretRequestError          InvalidParameterException, ValidationException, ...
     ├── SecretCredentialsError             no/expired/invalid credentials, no region
     ├── SecretsManagerUnavailableError     5xx, InternalServiceError, timeouts, connection errors
@@ -104,7 +105,7 @@ class SecretNotFoundError(SecretCacheError):
 
 
 class SecretAccessDeniedError(SecretCacheError):
-    """The caller's identity is not allowed to read the secret (IAM or resource policy)."""
+    """The caller may not read the secret (IAM, resource policy, or the secret's KMS key)."""
 
 
 class SecretDeletedError(SecretCacheError):
@@ -112,7 +113,10 @@ class SecretDeletedError(SecretCacheError):
 
 
 class SecretDecryptionError(SecretCacheError):
-    """Secrets Manager could not decrypt the value with its KMS key."""
+    """Secrets Manager could not decrypt the value with its KMS key (disabled, wrong key).
+
+    A caller that may not use the key gets SecretAccessDeniedError instead.
+    """
 
 
 class InvalidSecretRequestError(SecretCacheError):
