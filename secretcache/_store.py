@@ -443,14 +443,14 @@ class Store(Generic[K, V]):
         with self._lock:
             now = self.clock()
             self.errors += 1
-            current = self.data.get(key)
-            if current is not None and current.seq > seq:
-                # A later request's answer landed first: it stands, and is served.
-                return current, False
             if token.drops(key):
                 # invalidate() ran during the request: the caller sees the error, the
                 # key starts afresh (no remembered failure, nothing to serve).
                 return None, False
+            current = self.data.get(key)
+            if current is not None and current.seq > seq:
+                # A later request's answer landed first: it stands, and is served.
+                return current, False
             self._remember(key, exc, failure, now, seq)
             if not keeps_stale(exc):
                 if current is not None:
@@ -491,14 +491,6 @@ class Store(Generic[K, V]):
         """
         with self._lock:
             now = self.clock()
-            old = self.data.get(key)
-            if old is not None and old.seq > seq:
-                return old, None, False
-            failure = self._failures.get(key)
-            if failure is not None and failure.seq > seq and not keeps_stale(failure.error):
-                # A later request was denied (or found nothing): this older value must
-                # not bring the secret back.
-                return failure, None, False
             fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
             if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
                 fresh_for = loaded.fresh_cap
@@ -507,13 +499,21 @@ class Store(Generic[K, V]):
             entry: Entry[V] = Entry(
                 loaded.value, read_at, fresh_until, fresh_until + self.max_stale, seq
             )
-            if old is not None:
-                self.refreshes += 1
-                entry.parsed = old.parsed  # the reader checks it matches the version
             if token.drops(key):
                 # An invalidate() of this key during the load wins: hand the value out,
                 # keep nothing. Invalidating other keys leaves this load alone.
                 return entry, None, False
+            old = self.data.get(key)
+            if old is not None and old.seq > seq:
+                return old, None, False
+            failure = self._failures.get(key)
+            if failure is not None and failure.seq > seq and not keeps_stale(failure.error):
+                # A later request was denied (or found nothing): this older value must
+                # not bring the secret back.
+                return failure, None, False
+            if old is not None:
+                self.refreshes += 1
+                entry.parsed = old.parsed  # the reader checks it matches the version
             if failure is not None and failure.seq < seq:
                 del self._failures[key]
             if old is None:
