@@ -136,13 +136,19 @@ class SecretCache:
         version_id = self._describe(secret_id).version_id(stage, self._hook)
         if version_id is None:
             return None
-        loader = partial(self._load_version, secret_id, version_id)
-        return self._versions.get((secret_id, version_id), loader).value.field(field, self._hook)
+        key = (secret_id, version_id)
+        entry = self._versions.lookup(key) or self._versions.get(
+            key, partial(self._load_version, secret_id, version_id)
+        )
+        return entry.value.field(field, self._hook)
 
     # -- loading ----------------------------------------------------------------------
     def _describe(self, secret_id: str, *, force: bool = False) -> Described:
-        loader = partial(self._load_description, secret_id)
-        return self._described.get(secret_id, loader, force=force).value
+        entry = None if force else self._described.lookup(secret_id)  # lock-free when fresh
+        if entry is None:
+            loader = partial(self._load_description, secret_id)
+            entry = self._described.get(secret_id, loader, force=force)
+        return entry.value
 
     def _load_description(self, secret_id: str, previous: Described | None) -> Load[Described]:
         try:
