@@ -201,6 +201,15 @@ def _aws(client: Any, ttl: float | None, clock: Callable[[], float] | None) -> B
     return Built(cache.get_secret_string)
 
 
+def _compat(client: Any, ttl: float | None, clock: Callable[[], float] | None) -> Built:
+    from secretcache.compat import SecretCache, SecretCacheConfig
+
+    config = SecretCacheConfig() if ttl is None else SecretCacheConfig(secret_refresh_interval=ttl)
+    if clock is None:
+        return Built(SecretCache(config=config, client=client).get_secret_string)
+    return Built(SecretCache(config=config, client=client, clock=clock).get_secret_string)
+
+
 def _pt_provider(client: Any, ttl: float | None, clock: Callable[[], float] | None) -> Built:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
@@ -257,6 +266,13 @@ AWS = Lib(
     _aws,
     "aws_secretsmanager_caching",
 )
+COMPAT = Lib(
+    "compat",
+    "secretcache.compat",
+    3600.0,
+    _compat,
+    "secretcache.compat",
+)
 PT_PROVIDER = Lib(
     "pt_provider",
     "Powertools SecretsProvider.get",
@@ -274,7 +290,7 @@ PT_GET = Lib(
 NAIVE = Lib("naive", "naive TTLCache+lock", None, _naive, "cachetools")
 FLOOR = Lib("floor", "dict floor", None, _floor, None)
 
-CACHES = [SECRETCACHE, AWS, PT_PROVIDER, PT_GET, NAIVE]
+CACHES = [SECRETCACHE, AWS, COMPAT, PT_PROVIDER, PT_GET, NAIVE]
 ALL = [*CACHES, FLOOR]
 
 

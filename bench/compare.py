@@ -493,7 +493,7 @@ def _met(ok: bool) -> str:
 def summary(r: Results) -> str:
     """Return the summary table (secretcache, AWS lib, Powertools, naive, target, met?)."""
     floor = r.hit["floor"]
-    keys = ["secretcache", "aws", "pt", "naive"]
+    keys = ["secretcache", "aws", "compat", "pt", "naive"]
 
     def cells(fn: Any) -> list[str]:
         row = []
@@ -538,7 +538,10 @@ def summary(r: Results) -> str:
 
     sc = "secretcache"
     sc_hit = r.hit[sc] / floor
-    ttl_note = f"(default TTL: secretcache 300, AWS {h.AWS.default_ttl:g}, PT 300, naive 300)"
+    ttl_note = (
+        f"(default TTL: secretcache 300, AWS {h.AWS.default_ttl:g}, "
+        f"compat {h.COMPAT.default_ttl:g}, PT 300, naive 300)"
+    )
     rows = [
         ("cache hit, 1 thread (x dict floor)", cells(hit), "<= 10x", _met(sc_hit <= 10)),
         (
@@ -599,9 +602,9 @@ def summary(r: Results) -> str:
         ),
     ]
     lines = [
-        "| measurement | secretcache | aws-secretsmanager-caching | Powertools "
-        "(SecretsProvider.get; get_secret) | naive TTLCache+lock | target | met? |",
-        "|---|---|---|---|---|---|---|",
+        "| measurement | secretcache | aws-secretsmanager-caching | secretcache.compat "
+        "| Powertools (SecretsProvider.get; get_secret) | naive TTLCache+lock | target | met? |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, row, target, met in rows:
         lines.append(f"| {name} | {' | '.join(row)} | {target} | {met} |")
@@ -710,7 +713,9 @@ METHOD = """\
   attempt. Secrets are created and rotated through a second, unmetered
   client.
 - Rows: secretcache `SecretCache.get_secret_string`; aws-secretsmanager-caching
-  `SecretCache.get_secret_string`; Powertools `SecretsProvider.get` and
+  `SecretCache.get_secret_string`; its drop-in `secretcache.compat`
+  `SecretCache.get_secret_string` (the same calls: DescribeSecret, then GetSecretValue
+  by VersionId); Powertools `SecretsProvider.get` and
   `parameters.get_secret` (its module-level provider given the shared client); a naive
   `cachetools.cached(TTLCache(ttl=300), lock=Lock())` around GetSecretValue (the lock
   guards the cache, not the fetch); and the floor, `def get(key): return d[key]`, a
@@ -718,13 +723,13 @@ METHOD = """\
 - Hits: `timeit` of `get(k)`, 7 repeats, median, default configuration, real clock.
 - Threads: the same total number of hits done by 1 thread, then split over 8 threads;
   ratio = 1-thread wall time / 8-thread wall time (1.0 = no loss), median of 5.
-- Stampede, rotation and throttling run on a virtual clock: secretcache takes
-  `clock=FakeClock`, cachetools `timer=`; for aws-secretsmanager-caching and Powertools
-  the benchmark (only) replaces the `datetime` name in
+- Stampede, rotation and throttling run on a virtual clock: secretcache (and
+  secretcache.compat) takes `clock=FakeClock`, cachetools `timer=`; for
+  aws-secretsmanager-caching and Powertools the benchmark (only) replaces the `datetime` name in
   `aws_secretsmanager_caching.cache.items` and
   `aws_lambda_powertools.utilities.parameters.base` with a subclass whose `now()` reads
-  the same virtual clock. Common TTL 300 s (aws-secretsmanager-caching:
-  `secret_refresh_interval=300`; Powertools: `max_age=300`).
+  the same virtual clock. Common TTL 300 s (aws-secretsmanager-caching and
+  secretcache.compat: `secret_refresh_interval=300`; Powertools: `max_age=300`).
 - Throttling: `secretcache.testing.FaultInjector` answers every GetSecretValue and
   DescribeSecret with ThrottlingException from `before-send`, so botocore parses and
   retries it; botocore's retry sleeps are recorded, not slept. "API calls" are logical

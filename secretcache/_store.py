@@ -200,6 +200,9 @@ class Store(Generic[K, V]):
         clock: Callable[[], float],
         rng: random.Random | None = None,
         on_replace: Callable[[K, V | None, V], None] | None = None,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_growth: float = 2.0,
+        backoff_cap: float = BACKOFF_CAP,
     ) -> None:
         self.ttl = ttl
         self.jitter = jitter
@@ -208,6 +211,10 @@ class Store(Generic[K, V]):
         self.clock = clock
         self._rng = rng or random.Random()
         self._on_replace = on_replace
+        # A failure's n-th consecutive backoff step lasts base * growth**n, at most cap.
+        self.backoff_base = backoff_base
+        self.backoff_growth = backoff_growth
+        self.backoff_cap = backoff_cap
         self.data: dict[K, Entry[V]] = {}
         self._failures: dict[K, _Failure] = {}
         self._flights: dict[K, _Flight[V]] = {}
@@ -467,8 +474,11 @@ class Store(Generic[K, V]):
         self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
     ) -> None:
         attempts = failure.attempts + 1 if failure is not None else 0
-        step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempts)
-        step = min(BACKOFF_CAP, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
+        try:
+            step = min(self.backoff_cap, self.backoff_base * self.backoff_growth**attempts)
+        except OverflowError:  # ~1,000 steps in a row: long since at the cap
+            step = self.backoff_cap
+        step = min(self.backoff_cap, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
         failures = self._failures
         failures.pop(key, None)
         if len(failures) >= self.max_size:

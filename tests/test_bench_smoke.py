@@ -47,7 +47,7 @@ def quick_results(compare: ModuleType) -> Any:
 
 
 def test_compare_measures_every_library(compare: ModuleType, quick_results: Any) -> None:
-    keys = {"secretcache", "aws", "pt_provider", "pt_get", "naive"}
+    keys = {"secretcache", "aws", "compat", "pt_provider", "pt_get", "naive"}
     assert keys | {"floor"} <= set(quick_results.hit)
     assert keys <= set(quick_results.stampede)
     assert keys <= set(quick_results.rotation)
@@ -66,6 +66,12 @@ def test_compare_counts_calls_as_the_contract_says(quick_results: Any) -> None:
         "DescribeSecret": 1,
         "GetSecretValue": 1,
     }
+    # secretcache.compat: the AWS library's calls, single-flight, stale while throttled.
+    assert quick_results.stampede["compat"]["cold_ops"] == {
+        "DescribeSecret": 1,
+        "GetSecretValue": 1,
+    }
+    assert quick_results.throttled["compat"]["stale_fraction"] == 1
     # Powertools never serves stale: every throttled read raises.
     assert quick_results.throttled["pt_provider"]["errors"] > 0
 

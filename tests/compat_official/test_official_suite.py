@@ -1,0 +1,69 @@
+"""aws-secretsmanager-caching 1.2.0's own public-API unit tests, run against secretcache.compat.
+
+The test files come from the official sdist, downloaded at test time
+(``official_sdist``), and run unmodified: their ``unittest.TestCase`` classes are
+collected from this module. Two tests are left out (``official_sdist.LEFT_OUT`` says
+which and why; ``conftest.py`` deselects them): they read private attributes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import unittest
+
+import official_sdist
+
+import secretcache.compat
+import secretcache.compat.cache.secret_cache_hook
+import secretcache.compat.decorators
+
+_MODULES = official_sdist.load()
+
+
+def _test_classes() -> dict[str, type[unittest.TestCase]]:
+    """Return every TestCase class the official files define, by name."""
+    return {
+        name: value
+        for module in _MODULES
+        for name, value in vars(module).items()
+        if inspect.isclass(value)
+        and issubclass(value, unittest.TestCase)
+        and value.__module__ == module.__name__
+    }
+
+
+# pytest collects TestCase classes found in this module: the official ones, from here.
+globals().update(_test_classes())
+
+
+def _official(module_stem: str, name: str) -> object:
+    module = next(m for m in _MODULES if m.__name__.endswith(module_stem))
+    return vars(module)[name]
+
+
+def test_the_official_tests_exercise_compat_not_the_real_package() -> None:
+    # The real package is installed too (the benchmarks use it): a failed alias would
+    # quietly test it instead.
+    assert _official("test_aws_secretsmanager_caching", "SecretCache") is (
+        secretcache.compat.SecretCache
+    )
+    assert _official("test_config", "SecretCacheConfig") is secretcache.compat.SecretCacheConfig
+    assert _official("test_cache_hook", "SecretCacheHook") is (
+        secretcache.compat.cache.secret_cache_hook.SecretCacheHook
+    )
+    assert _official("test_decorators", "InjectSecretString") is (
+        secretcache.compat.decorators.InjectSecretString
+    )
+    assert _official("test_decorators", "InjectKeywordedSecretString") is (
+        secretcache.compat.decorators.InjectKeywordedSecretString
+    )
+
+
+def test_the_suite_is_the_one_counted() -> None:
+    found = {
+        f"{cls.__name__}::{name}"
+        for cls in _test_classes().values()
+        for name in unittest.TestLoader().getTestCaseNames(cls)
+    }
+    assert len(found) == 28
+    assert set(official_sdist.LEFT_OUT) <= found
