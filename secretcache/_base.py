@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Callable, Generator
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
 from ._models import AWSCURRENT, AWSPENDING, CacheStats, RotationEvent, Secret
@@ -20,6 +20,7 @@ from ._store import Entry, Store
 from ._validate import (
     check_callable,
     check_fraction,
+    check_rng,
     check_seconds,
     check_secret_id,
     check_size,
@@ -34,6 +35,9 @@ from .exceptions import (
     SecretFormatError,
     SecretNotFoundError,
 )
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = [
     "DEFAULT_TTL",
@@ -91,10 +95,12 @@ class CacheBase:
         *,
         ttl: float | None,
         jitter: float,
+        cold_jitter: float,
         max_size: int,
         max_stale: float | None,
         revalidate: Literal["get", "describe"],
         clock: Callable[[], float],
+        rng: random.Random | None,
         on_rotation: RotationCallback | None,
     ) -> None:
         if ttl is None:
@@ -109,9 +115,11 @@ class CacheBase:
         self._store: Store[Key, Secret] = Store(
             ttl=checked_ttl,
             jitter=check_fraction("jitter", jitter),
+            cold_jitter=check_fraction("cold_jitter", cold_jitter),
             max_size=check_size("max_size", max_size),
             max_stale=check_seconds("max_stale", max_stale, allow_none=True),
             clock=self._clock,
+            rng=check_rng(rng),
             on_replace=self._replaced,
         )
         # The hit paths read these directly: one attribute load each instead of two.
@@ -277,5 +285,6 @@ def _register_snapstart(cache: CacheBase) -> None:
             # A snapshot may be restored long after it was taken: don't serve its values,
             # not even stale, before they are revalidated.
             alive._store.expire(servable=False)
+            alive._store.diverge()  # copies of one snapshot: same deadlines, same RNG state
 
     snapshot_restore_py.register_after_restore(after_restore)

@@ -23,6 +23,7 @@ from ._source import BotocoreSource, SecretSource
 from .exceptions import SecretCacheError, SecretNotFoundError
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
@@ -57,10 +58,12 @@ class SecretCache(CacheBase):
         *,
         ttl: float | None = None,
         jitter: float = 0.1,
+        cold_jitter: float = 0.9,
         max_size: int = 1024,
         max_stale: float | None = 900.0,
         revalidate: Literal["get", "describe"] = "get",
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
         on_rotation: RotationCallback | None = None,
         refresh_ahead: bool = False,
         source: SecretSource | None = None,
@@ -72,10 +75,12 @@ class SecretCache(CacheBase):
         super().__init__(
             ttl=ttl,
             jitter=jitter,
+            cold_jitter=cold_jitter,
             max_size=max_size,
             max_stale=max_stale,
             revalidate=revalidate,
             clock=clock,
+            rng=rng,
             on_rotation=on_rotation,
         )
         self._source: SecretSource = source or BotocoreSource(client, session)

@@ -149,6 +149,7 @@ class Store(Generic[K, V]):
         *,
         ttl: float,
         jitter: float,
+        cold_jitter: float = 0.0,
         max_size: int,
         max_stale: float | None,
         clock: Callable[[], float],
@@ -157,10 +158,14 @@ class Store(Generic[K, V]):
     ) -> None:
         self.ttl = ttl
         self.jitter = jitter
+        self.cold_jitter = cold_jitter
         self.max_size = max_size
         self.max_stale = math.inf if max_stale is None else max_stale
         self.clock = clock
+        self._own_rng = rng is None
         self._rng = rng or random.Random()
+        # Keys held from before a fork or a snapshot restore: their next load is cold.
+        self._inherited: set[K] = set()
         self._on_replace = on_replace
         self.data: dict[K, Entry[V]] = {}
         self._failures: dict[K, _Failure] = {}
@@ -368,12 +373,17 @@ class Store(Generic[K, V]):
         """Build the entry for a loaded value; return it and whether it was stored."""
         with self._lock:
             now = self.clock()
-            fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
+            old = self.data.get(key)
+            spread = self.jitter
+            if spread and (old is None or key in self._failures or key in self._inherited):
+                # A cold load may be one of a fleet's that started (or recovered) at
+                # once: spread its first freshness wide so their refreshes spread too.
+                spread = max(spread, self.cold_jitter)
+            fresh_for = self.ttl * (1.0 - spread * self._rng.random())
             if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
                 fresh_for = loaded.fresh_cap
             fresh_until = now + fresh_for
             entry: Entry[V] = Entry(loaded.value, now, fresh_until, fresh_until + self.max_stale)
-            old = self.data.get(key)
             if old is not None:
                 self.refreshes += 1
                 entry.parsed = old.parsed  # the reader checks it matches the version
@@ -382,6 +392,7 @@ class Store(Generic[K, V]):
                 # keep nothing. Invalidating other keys leaves this load alone.
                 return entry, False
             self._failures.pop(key, None)
+            self._inherited.discard(key)
             if old is None:
                 self._make_room()
             self.data[key] = entry
@@ -415,6 +426,18 @@ class Store(Generic[K, V]):
                 del self.data[key]
             for key in [k for k in self._failures if predicate(k)]:
                 del self._failures[key]
+
+    def diverge(self) -> None:
+        """Part from the copies of this process (after a fork or a snapshot restore).
+
+        Copies hold the same entries and the same generator state: they would draw the
+        same jitter and refresh in step for good. Reseed our own generator (not one the
+        caller passed in) and make the next load of every entry held now a cold one.
+        """
+        with self._lock:
+            if self._own_rng:
+                self._rng.seed()
+            self._inherited = set(self.data)
 
     def expire(self, predicate: Callable[[K], bool] | None = None, *, servable: bool) -> None:
         """Make matching entries due for revalidation now.
