@@ -23,6 +23,7 @@ from ._store import Entry, Store
 from ._validate import (
     check_callable,
     check_fraction,
+    check_rng,
     check_seconds,
     check_secret_id,
     check_size,
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .exceptions import SecretCacheError
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = [
     "DEFAULT_TTL",
@@ -72,10 +76,12 @@ class CacheBase:
         *,
         ttl: float | None,
         jitter: float,
+        cold_jitter: float,
         max_size: int,
         max_stale: float | None,
         revalidate: Literal["get", "describe"],
         clock: Callable[[], float],
+        rng: random.Random | None,
         on_rotation: RotationCallback | None,
     ) -> None:
         if ttl is None:
@@ -92,9 +98,11 @@ class CacheBase:
         self._store: Store[Key, Secret] = Store(
             ttl=checked_ttl,
             jitter=check_fraction("jitter", jitter),
+            cold_jitter=check_fraction("cold_jitter", cold_jitter),
             max_size=size,
             max_stale=stale,
             clock=self._clock,
+            rng=check_rng(rng),
             on_replace=self._replaced,
         )
         self._reread_every = max(checked_ttl, DESCRIBE_REREAD if stale is None else stale)
@@ -298,5 +306,6 @@ def _register_snapstart(cache: CacheBase) -> None:
             # A snapshot may be restored long after it was taken: don't serve its values,
             # not even stale, before they are revalidated.
             alive._store.expire(servable=False)
+            alive._store.diverge()  # copies of one snapshot: same deadlines, same RNG state
 
     snapshot_restore_py.register_after_restore(after_restore)

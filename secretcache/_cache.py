@@ -17,6 +17,7 @@ from ._source import BotocoreSource, SecretSource
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
@@ -50,10 +51,12 @@ class SecretCache(CacheBase):
         *,
         ttl: float | None = None,
         jitter: float = 0.1,
+        cold_jitter: float = 0.9,
         max_size: int = 1024,
         max_stale: float | None = 900.0,
         revalidate: Literal["get", "describe"] = "get",
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
         on_rotation: RotationCallback | None = None,
         refresh_ahead: bool = False,
         source: SecretSource | None = None,
@@ -65,10 +68,12 @@ class SecretCache(CacheBase):
         super().__init__(
             ttl=ttl,
             jitter=jitter,
+            cold_jitter=cold_jitter,
             max_size=max_size,
             max_stale=max_stale,
             revalidate=revalidate,
             clock=clock,
+            rng=rng,
             on_rotation=on_rotation,
         )
         self._source: SecretSource = source or BotocoreSource(client, session)

@@ -195,6 +195,7 @@ class Store(Generic[K, V]):
         *,
         ttl: float,
         jitter: float,
+        cold_jitter: float = 0.0,
         max_size: int,
         max_stale: float | None,
         clock: Callable[[], float],
@@ -206,10 +207,14 @@ class Store(Generic[K, V]):
     ) -> None:
         self.ttl = ttl
         self.jitter = jitter
+        self.cold_jitter = cold_jitter
         self.max_size = max_size
         self.max_stale = math.inf if max_stale is None else max_stale
         self.clock = clock
+        self._own_rng = rng is None
         self._rng = rng or random.Random()
+        # Keys held from before a fork or a snapshot restore: their next load is cold.
+        self._inherited: set[K] = set()
         self._on_replace = on_replace
         # A failure's n-th consecutive backoff step lasts base * growth**n, at most cap.
         self.backoff_base = backoff_base
@@ -501,7 +506,13 @@ class Store(Generic[K, V]):
         """
         with self._lock:
             now = self.clock()
-            fresh_for = self.ttl * (1.0 - self.jitter * self._rng.random())
+            old = self.data.get(key)
+            spread = self.jitter
+            if spread and (old is None or key in self._failures or key in self._inherited):
+                # A cold load may be one of a fleet's that started (or recovered) at
+                # once: spread its first freshness wide so their refreshes spread too.
+                spread = max(spread, self.cold_jitter)
+            fresh_for = self.ttl * (1.0 - spread * self._rng.random())
             if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
                 fresh_for = loaded.fresh_cap
             fresh_until = now + fresh_for
@@ -513,7 +524,6 @@ class Store(Generic[K, V]):
                 # An invalidate() of this key during the load wins: hand the value out,
                 # keep nothing. Invalidating other keys leaves this load alone.
                 return entry, None, False
-            old = self.data.get(key)
             if old is not None and old.seq > seq:
                 return old, None, False
             failure = self._failures.get(key)
@@ -526,6 +536,7 @@ class Store(Generic[K, V]):
                 entry.parsed = old.parsed  # the reader checks it matches the version
             if failure is not None and failure.seq < seq:
                 del self._failures[key]
+            self._inherited.discard(key)
             if old is None:
                 self._make_room()
             self.data[key] = entry
@@ -577,6 +588,18 @@ class Store(Generic[K, V]):
             for key in [k for k in self.data if predicate(k)]:
                 del self.data[key]
                 self._remember(key, error, self._failures.get(key), now, seq)
+
+    def diverge(self) -> None:
+        """Part from the copies of this process (after a fork or a snapshot restore).
+
+        Copies hold the same entries and the same generator state: they would draw the
+        same jitter and refresh in step for good. Reseed our own generator (not one the
+        caller passed in) and make the next load of every entry held now a cold one.
+        """
+        with self._lock:
+            if self._own_rng:
+                self._rng.seed()
+            self._inherited = set(self.data)
 
     def expire(self, predicate: Callable[[K], bool] | None = None, *, servable: bool) -> None:
         """Make matching entries due for revalidation now.
@@ -632,3 +655,6 @@ class Store(Generic[K, V]):
         self._lock = threading.Lock()
         self._flights = {}
         self._batches = set()
+        # Siblings forked from one master hold the same deadlines and generator state:
+        # without this they would refresh in step for good.
+        self.diverge()

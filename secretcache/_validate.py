@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_callable",
     "check_fraction",
+    "check_rng",
     "check_seconds",
     "check_secret_id",
     "check_size",
@@ -83,6 +85,13 @@ def check_fraction(name: str, value: Any) -> float:
     if not 0.0 <= number < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {number}")
     return number
+
+
+def check_rng(value: Any) -> random.Random | None:
+    """Return ``value`` if it is None or a ``random.Random`` (``SystemRandom`` included)."""
+    if value is not None and not isinstance(value, random.Random):
+        raise TypeError(f"rng must be a random.Random or None, not {type(value).__name__}")
+    return value
 
 
 def check_size(name: str, value: Any) -> int:

@@ -38,6 +38,7 @@ from ._store import Entry, Load, Store, Ticket
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
@@ -262,10 +263,12 @@ class AsyncSecretCache(CacheBase):
         *,
         ttl: float | None = None,
         jitter: float = 0.1,
+        cold_jitter: float = 0.9,
         max_size: int = 1024,
         max_stale: float | None = 900.0,
         revalidate: Literal["get", "describe"] = "get",
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
         on_rotation: RotationCallback | None = None,
         source: AsyncSecretSource | None = None,
     ) -> None:
@@ -274,10 +277,12 @@ class AsyncSecretCache(CacheBase):
         super().__init__(
             ttl=ttl,
             jitter=jitter,
+            cold_jitter=cold_jitter,
             max_size=max_size,
             max_stale=max_stale,
             revalidate=revalidate,
             clock=clock,
+            rng=rng,
             on_rotation=on_rotation,
         )
         self._source: AsyncSecretSource = source or AioBotocoreSource(client, session)

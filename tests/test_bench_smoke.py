@@ -83,18 +83,24 @@ def test_compare_renders_the_summary_table(compare: ModuleType, quick_results: A
         assert target in text
 
 
-def test_fleet_runs_all_three_fleets(fleet: ModuleType) -> None:
-    defaults, no_jitter, describe = fleet.run(quick=True)
-    for result in (defaults, no_jitter, describe):
+def test_fleet_runs_every_fleet(fleet: ModuleType) -> None:
+    runs = fleet.run(quick=True)
+    for result in runs.all():
         assert result.total_calls > 0
         assert result.never_saw_new == 0  # rotation at 300 s, run ends at 900 s
         assert result.stale_max <= 300 + 60  # one TTL plus the wait for a request
-    assert set(defaults.calls) == {"GetSecretValue"}
-    assert describe.calls["DescribeSecret"] > 0
+        assert result.busiest_window >= result.mean_window > 0
+    assert set(runs.defaults.calls) == {"GetSecretValue"}
+    assert runs.describe.calls["DescribeSecret"] > 0
     # One GetSecretValue per environment at start and one after the rotation.
-    assert describe.calls["GetSecretValue"] == 2 * describe.envs
-    text = fleet.render([defaults, no_jitter, describe], fleet.h.machine())
+    assert runs.describe.calls["GetSecretValue"] == 2 * runs.describe.envs
+    # jitter=0: every environment reloads exactly once per TTL (900 s: at 0, 300, 600).
+    assert runs.no_jitter.total_calls == 3 * runs.no_jitter.envs
+    assert runs.deploy.envs > runs.defaults.envs
+    assert runs.rolling.peak_1s < runs.defaults.peak_1s  # nobody starts at once
+    text = fleet.render(runs, fleet.h.machine())
     assert "What this means for sizing" in text
+    assert "| busiest / mean 60 s window after 2 TTLs |" in text
 
 
 def test_results_sections_are_replaced_independently(

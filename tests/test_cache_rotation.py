@@ -40,7 +40,8 @@ def test_rotation_is_visible_after_the_ttl_not_before(
 def test_jitter_spreads_expiry_within_the_ttl() -> None:
     source = InMemorySource({f"s{i}": "v" for i in range(50)})
     clock = FakeClock()
-    cache = SecretCache(source=source, clock=clock, ttl=100, jitter=0.5)
+    # cold_jitter=0: first loads are drawn like refreshes (tests/test_fleet_spread.py).
+    cache = SecretCache(source=source, clock=clock, ttl=100, jitter=0.5, cold_jitter=0)
     for i in range(50):
         cache.get_secret_string(f"s{i}")
     clock.advance(49.9)
