@@ -14,7 +14,7 @@ from ._models import (
     SecretMetadata,
 )
 from ._redact import install_log_scrubber, remove_log_scrubber
-from ._source import BotocoreSource, SecretSource
+from ._source import BatchPage, BotocoreSource, SecretSource
 from ._version import __version__
 from .decorators import inject_secret
 from .exceptions import (
@@ -35,6 +35,7 @@ __all__ = [
     "AWSCURRENT",
     "AWSPENDING",
     "AWSPREVIOUS",
+    "BatchPage",
     "BotocoreSource",
     "CacheStats",
     "InvalidSecretRequestError",

@@ -8,13 +8,13 @@ calls in one, awaits in the other.
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _forksafe, _parse
 from ._bounded import BoundedSet
+from ._forksafe import ForkSafeLock
 from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
 from ._recovery import Recovery
@@ -112,7 +112,7 @@ class CacheBase:
         self._callbacks: list[RotationCallback] = []
         if on_rotation is not None:
             self.on_rotation(on_rotation)
-        self._counter_lock = threading.Lock()
+        self._counter_lock = ForkSafeLock()
         self._api_calls: dict[str, int] = {}
         self._rotations = 0
         # (account, name, stage) -> the VersionId last reported: one event per change,
@@ -281,9 +281,8 @@ class CacheBase:
         recovery = self._recovery
         return lambda secret: recovery.acceptable(secret_id, secret)
 
-    # -- fork -------------------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
-        self._counter_lock = threading.Lock()
+        """Forget what belonged to the parent's threads and event loops (see subclasses)."""
 
     def __repr__(self) -> str:
         return (

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
 from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
+from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
@@ -79,7 +78,7 @@ class SecretCache(CacheBase):
         self._source: SecretSource = source or BotocoreSource(client, session)
         self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
-        self._refresher_lock = threading.Lock()
+        self._refresher_lock = ForkSafeLock()
         if refresh_ahead:
             self._start_refresh_ahead()
 
@@ -282,7 +281,6 @@ class SecretCache(CacheBase):
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
         # The refresh-ahead thread was the parent's: the child starts its own on first use.
-        self._refresher_lock = threading.Lock()
         self._refresher = None
 
     def __enter__(self) -> SecretCache:
@@ -298,16 +296,7 @@ class SecretCache(CacheBase):
 
 
 _default: SecretCache | None = None
-_default_lock = threading.Lock()
-
-
-def _fresh_default_lock() -> None:
-    global _default_lock
-    _default_lock = threading.Lock()  # a forked child may inherit it held
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_fresh_default_lock)
+_default_lock = ForkSafeLock()
 
 
 def default_cache() -> SecretCache:

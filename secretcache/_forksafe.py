@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["ForkSafeLock", "register"]
 
 log = logging.getLogger("secretcache")
 
@@ -31,6 +35,36 @@ _live: weakref.WeakSet[Any] = weakref.WeakSet()
 def register(obj: object) -> None:
     """Reset ``obj`` in every process forked from this one from now on."""
     _live.add(obj)
+
+
+class ForkSafeLock:
+    """A lock that a forked child gets anew: never inherited held by a thread it lacks.
+
+    For locks held briefly around bookkeeping (a counter, a lazily built client): a
+    thread of the parent may hold one at the moment of the fork, and that thread does
+    not exist in the child, so nobody would ever release it there.
+    """
+
+    __slots__ = ("__weakref__", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        register(self)
+
+    def __enter__(self) -> ForkSafeLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
 
 def _call_each(method: str) -> None:

@@ -24,11 +24,10 @@ AWSCURRENT is read once more, since finishSecret may have moved it between the r
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
-from . import _forksafe
+from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, AWSPENDING, Secret
 from ._store import Load, Store
 from .exceptions import SecretAccessDeniedError, SecretNotFoundError
@@ -77,13 +76,12 @@ class Recovery:
 
     def __init__(self, *, clock: Callable[[], float], max_size: int) -> None:
         self.max_size = max_size
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         # secret id -> failed VersionId -> its CreatedDate (None when unknown)
         self._failed: dict[str, dict[str, datetime | None]] = {}
         self.looks: Store[str, Look] = Store(
             ttl=3 * PER_CALL, jitter=0.0, max_size=max_size, max_stale=0.0, clock=clock
         )
-        _forksafe.register(self)
 
     def note_failure(
         self, secret_id: str, version_id: str, created: Callable[[], datetime | None]
@@ -122,6 +120,3 @@ class Recovery:
             if self.acceptable(secret_id, secret):
                 return secret
         return None
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
+
+from ._forksafe import ForkSafeLock
 
 __all__ = ["install_log_scrubber", "remove_log_scrubber"]
 
@@ -29,7 +30,7 @@ _SCRUBBED_LOGGERS = (
 _SECRET_KEYS = frozenset({"SecretString", "SecretBinary"})
 _MARKERS = tuple(k.encode() for k in _SECRET_KEYS)
 _REDACTED = "<redacted by secretcache>"
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 # Logging is process-wide, so is the opt-out: once removed, later clients don't re-add it.
 _opted_out = False
 

@@ -6,13 +6,13 @@ error leaves it already mapped to secretcache's tree (``_errors.mapping_errors``
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from . import _forksafe
 from ._errors import map_error, mapping_errors
+from ._forksafe import ForkSafeLock
 from ._models import Secret, SecretMetadata
 from ._rules import REVOKED_CREDENTIAL_CODES
 from ._version import __version__
@@ -211,7 +211,7 @@ class BotocoreSource:
         self._client = client
         self._owned = client is None
         self._session = session
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         if client is not None:
             _install_scrubber()
         _forksafe.register(self)
@@ -278,7 +278,6 @@ class BotocoreSource:
     def _after_fork_in_child(self) -> None:
         # The parent's pooled keep-alive connections are shared with it (and with every
         # sibling): a request written into one is answered to whoever reads first.
-        self._lock = threading.Lock()
         if self._client is not None:
             drop_connections(self._client)
             if self._owned:

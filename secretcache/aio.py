@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from . import _forksafe, _parse
 from ._base import CacheBase, Key, RotationCallback, make_key
 from ._errors import mapping_errors
+from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
@@ -147,7 +147,7 @@ class AioBotocoreSource:
         self._given = client
         self._session = session
         self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
-        self._lock = threading.Lock()  # loops in several threads share the map
+        self._lock = ForkSafeLock()  # loops in several threads share the map
         # Clients inherited across a fork: never used again, kept so that collecting
         # them does not try to close the parent's connections.
         self._inherited: list[_LoopClient] = []
@@ -241,7 +241,6 @@ class AioBotocoreSource:
     def _after_fork_in_child(self) -> None:
         # The parent's loops and their clients mean nothing here (and their sockets are
         # the parent's): keep them unreachable but uncollected, build anew.
-        self._lock = threading.Lock()
         self._inherited.extend(self._loops.values())
         self._loops = {}
 

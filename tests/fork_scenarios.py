@@ -5,6 +5,7 @@ forks with ``os.fork()``. Each scenario prints one JSON document: what the child
 saw. Usage::
 
     python tests/fork_scenarios.py crosstalk ENDPOINT_URL ROUNDS
+    python tests/fork_scenarios.py compat-crosstalk ENDPOINT_URL ROUNDS
     python tests/fork_scenarios.py inflight
     python tests/fork_scenarios.py refresh-ahead
     python tests/fork_scenarios.py pool ENDPOINT_URL
@@ -77,11 +78,11 @@ def _collect(pid: int, read_end: int) -> dict[str, Any]:
     return dict(json.loads(b"".join(chunks)))
 
 
-def crosstalk(rounds: int) -> dict[str, Any]:
+def crosstalk(rounds: int, make: Callable[[], Any] = SecretCache) -> dict[str, Any]:
     """A master reads one secret, then two children read two others at the same moment."""
     wrong, errors, reads = 0, [], 0
     for _ in range(rounds):
-        cache = SecretCache()  # the default client: built here, pooled, keep-alive
+        cache = make()  # the default client: built here, pooled, keep-alive
         cache.get_secret_string("warm-up")
         go_read, go_write = os.pipe()
         children = [
@@ -174,10 +175,14 @@ def pool() -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Run one scenario; print its JSON report."""
     name = argv[0]
-    if name in ("crosstalk", "pool"):
+    if name in ("crosstalk", "compat-crosstalk", "pool"):
         os.environ["AWS_ENDPOINT_URL"] = argv[1]
     if name == "crosstalk":
         report = crosstalk(int(argv[2]))
+    elif name == "compat-crosstalk":
+        from secretcache import compat
+
+        report = crosstalk(int(argv[2]), compat.SecretCache)
     elif name == "inflight":
         report = inflight()
     elif name == "refresh-ahead":

@@ -3,7 +3,8 @@
 moto's server answers every request with ``Connection: close``, so no connection
 outlives a request and no pooled connection crosses a fork: it cannot show what a
 forked gunicorn worker does to a connection it inherited. This endpoint speaks
-HTTP/1.1 keep-alive and answers GetSecretValue (the JSON protocol botocore uses) after
+HTTP/1.1 keep-alive and answers GetSecretValue and DescribeSecret (the JSON protocol
+botocore uses) after
 an optional delay, which widens the window in which two processes sharing one
 inherited socket read each other's answers.
 
@@ -13,6 +14,7 @@ Run as a script it serves until killed, printing its URL on the first line.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -21,6 +23,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ACCOUNT = "123456789012"
+_KEY = re.compile(r"Credential=([^/]+)/")
+# What the endpoint answers a request signed with an access key it was told about.
+_KEY_ANSWERS = {
+    "expired": ("ExpiredTokenException", "The security token included in the request is expired"),
+    "revoked": (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    ),
+}
 
 
 def value_of(secret_id: str) -> str:
@@ -39,15 +50,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.note(self.client_address)
         time.sleep(self.server.delay)
         secret_id = str(request.get("SecretId", ""))
+        found = _KEY.search(self.headers.get("Authorization", ""))
+        key = found.group(1) if found else ""
+        self.server.keys_seen.append(key)
+        answer = _KEY_ANSWERS.get(self.server.key_states.get(key, "ok"))
+        if answer is not None:
+            self._answer(400, {"__type": answer[0], "message": answer[1]})
+            return
+        arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{secret_id}-AbCdEf"
+        version_id = str(uuid.uuid5(uuid.NAMESPACE_URL, secret_id))
+        if operation == "DescribeSecret":
+            self._answer(
+                200,
+                {"ARN": arn, "Name": secret_id, "VersionIdsToStages": {version_id: ["AWSCURRENT"]}},
+            )
+            return
         if operation != "GetSecretValue":
             self._answer(400, {"__type": "InvalidRequestException", "message": operation})
             return
         self._answer(
             200,
             {
-                "ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{secret_id}-AbCdEf",
+                "ARN": arn,
                 "Name": secret_id,
-                "VersionId": str(uuid.uuid5(uuid.NAMESPACE_URL, secret_id)),
+                "VersionId": version_id,
                 "SecretString": value_of(secret_id),
                 "VersionStages": [request.get("VersionStage", "AWSCURRENT")],
                 "CreatedDate": 1767225600.0,
@@ -75,6 +101,9 @@ class _Server(ThreadingHTTPServer):
         self.delay = delay
         self.requests = 0
         self.peers: set[tuple[str, int]] = set()
+        # access key id -> "ok" | "expired" | "revoked"; unknown keys are "ok"
+        self.key_states: dict[str, str] = {}
+        self.keys_seen: list[str] = []
         self._lock = threading.Lock()
 
     def note(self, peer: tuple[str, int]) -> None:
@@ -95,6 +124,16 @@ class KeepAliveEndpoint:
         """Return the endpoint URL to give botocore."""
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def key_states(self) -> dict[str, str]:
+        """Return the map of access key id -> "ok", "expired" or "revoked" (to edit)."""
+        return self._server.key_states
+
+    @property
+    def keys_seen(self) -> list[str]:
+        """Return the access key id of every request, in order."""
+        return self._server.keys_seen
 
     @property
     def connections(self) -> int:

@@ -73,6 +73,16 @@ def test_forked_children_never_read_each_others_secrets(endpoint: KeepAliveEndpo
     assert endpoint.connections == 3 * ROUNDS
 
 
+def test_compat_forked_children_never_read_each_others_secrets(
+    endpoint: KeepAliveEndpoint,
+) -> None:
+    # secretcache.compat builds its client at construction, as the official package does.
+    report = _scenario("compat-crosstalk", endpoint.url, str(ROUNDS))
+    assert report["reads"] == 2 * ROUNDS
+    assert report["errors"] == []
+    assert report["wrong"] == 0
+
+
 def test_a_multiprocessing_pool_reads_its_own_secrets(endpoint: KeepAliveEndpoint) -> None:
     report = _scenario("pool", endpoint.url)
     assert report["reads"] == 40

@@ -38,6 +38,8 @@ VALUES: dict[str, str | bytes] = {
     "big-json": json.dumps({"blob": "x" * (MAX_TEXT - 20)}),
     "big-text": "y" * MAX_TEXT,
     "bad-utf8": b"\xff\xfe\x00not utf-8\xc3\x28",
+    "long-number": '{"n": ' + "9" * 5000 + "}",
+    "nested-985": "[" * 985 + "]" * 985,
 }
 
 
@@ -308,3 +310,32 @@ def test_inject_secret_misuse_fails_at_decoration(
     with pytest.raises(error):
         inject_secret(cache=cache, **kwargs)(handler)
     still_usable(cache, source, sum(source.calls.values()))
+
+
+def test_a_number_too_long_to_convert_is_a_format_error(
+    cache: SecretCache, source: InMemorySource
+) -> None:
+    for read in (cache.get_secret_json, lambda sid: cache.get_secret_field(sid, "n")):
+        with pytest.raises(SecretFormatError, match="too many digits") as raised:
+            read("long-number")
+        assert "9999" not in str(raised.value)
+    still_usable(cache, source, sum(source.calls.values()))
+
+
+def test_json_nested_almost_too_deep_is_a_format_error_when_injected(
+    cache: SecretCache, source: InMemorySource
+) -> None:
+    @inject_secret("nested-985", into="doc", transform="json", cache=cache)
+    def handler(doc: Any = None) -> Any:
+        return doc
+
+    @inject_secret("long-number", into="n", field="n", cache=cache)
+    def field_handler(n: Any = None) -> Any:
+        return n
+
+    # Parsing may succeed where copying the result for the caller recurses too deep.
+    for call in (handler, field_handler):
+        with pytest.raises(SecretFormatError) as raised:
+            call()
+        assert "[[[" not in str(raised.value)
+        assert "9999" not in str(raised.value)

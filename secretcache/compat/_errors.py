@@ -19,8 +19,9 @@ copies of a remembered error).
 from __future__ import annotations
 
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
+
+from .._forksafe import ForkSafeLock
 
 if TYPE_CHECKING:
     from ..exceptions import SecretCacheError
@@ -30,7 +31,7 @@ __all__ = ["combine"]
 # Enough for every botocore error type of a few sessions; past it, start afresh.
 _MAX_CLASSES = 256
 _classes: dict[tuple[type[SecretCacheError], type[Exception]], type[SecretCacheError]] = {}
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 
 
 def combine(mapped: SecretCacheError, original: Exception) -> SecretCacheError:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import _forksafe
 from .._errors import map_error
 from .._redact import auto_install
 from .._rules import keeps_stale
-from .._source import CLIENT_SETTINGS
+from .._source import CLIENT_SETTINGS, drop_connections
 from .._store import Load, Store
 from .._validate import check_callable, check_secret_id, check_stage
 from ..exceptions import SecretCacheError
@@ -97,6 +98,7 @@ class SecretCache:
         self._versions_data = self._versions.data
         self._client = client if client is not None else _default_client()
         auto_install()  # botocore's DEBUG logs would show every value read
+        _forksafe.register(self)
 
     # -- reads ------------------------------------------------------------------------
     def get_secret_string(self, secret_id: str, version_stage: str | None = None) -> str | None:
@@ -192,6 +194,11 @@ class SecretCache:
         mapped = map_error(exc, secret_id=secret_id, version_id=version_id)
         assert mapped is not None
         return combine(mapped, exc)
+
+    def _after_fork_in_child(self) -> None:
+        # The client outlives a fork (it was built at construction, as the official
+        # package does), its pooled connections must not: they are the parent's.
+        drop_connections(self._client)
 
     def __repr__(self) -> str:
         return (

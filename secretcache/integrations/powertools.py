@@ -17,7 +17,6 @@ imports this module.
 
 from __future__ import annotations
 
-import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -36,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._cache import SecretCache, default_cache
+from .._forksafe import ForkSafeLock
 from .._models import AWSCURRENT, CacheStats
 from .._validate import check_secret_id, check_stage, check_version_id
 from ..exceptions import SecretCacheError, SecretFormatError
@@ -67,7 +67,7 @@ class SecretCacheProvider(BaseProvider):
         self._cache = cache
         self._clock = clock
         self._fetched: dict[tuple[str, str | None, str | None], float] = {}
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
 
     @property
     def cache(self) -> SecretCache:
@@ -185,7 +185,7 @@ def _version_options(sdk_options: dict[str, Any]) -> tuple[str, str | None]:
 
 
 _COMPATIBLE: dict[type[SecretCacheError], type[SecretCacheError]] = {}
-_COMPATIBLE_LOCK = threading.Lock()
+_COMPATIBLE_LOCK = ForkSafeLock()
 
 
 def _compatible(exc: SecretCacheError) -> SecretCacheError:
@@ -210,7 +210,7 @@ def _compatible(exc: SecretCacheError) -> SecretCacheError:
 # -- a get_secret() like Powertools' own ---------------------------------------------
 
 _provider: SecretCacheProvider | None = None
-_provider_lock = threading.Lock()
+_provider_lock = ForkSafeLock()
 
 
 def _default_provider() -> SecretCacheProvider:
@@ -269,7 +269,7 @@ _COUNTERS = (
     ("errors", "Errors"),
 )
 _last: weakref.WeakKeyDictionary[SecretCache, CacheStats] = weakref.WeakKeyDictionary()
-_last_lock = threading.Lock()
+_last_lock = ForkSafeLock()
 
 
 def publish_stats(
