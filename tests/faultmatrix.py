@@ -97,6 +97,15 @@ FAULTS: tuple[FaultCase, ...] = (
         retryable=False,
     ),
     FaultCase(
+        "revoked-key",
+        "Access key deactivated or unknown",
+        "UnrecognizedClientException",
+        "code",
+        SecretCredentialsError,
+        serves_stale=False,
+        retryable=False,
+    ),
+    FaultCase(
         "access-denied",
         "Access denied",
         "AccessDeniedException",
