@@ -3,9 +3,11 @@
 It shares the cache core with ``SecretCache``: the same ``Store`` (plan/succeed/fail
 tickets), the same sans-IO load plan (``_revalidate.plan_load``), parsing, argument
 checks, error table and models. Only the driving differs: a load runs as its own task,
-kept on the store's flight, and every reader of that key awaits it through
-``asyncio.shield``, so one cancelled reader never cancels the load for the others.
-aiobotocore is imported only when the default client is built.
+kept on the store's flight, and every reader of that key waits for it with
+``asyncio.wait`` (never cancelling it, so one cancelled reader never cancels the load
+for the others; a reader in another event loop is woken from that loop). Clients the
+cache builds are per event loop and closed when their loop ends. aiobotocore is
+imported only when the default client is built.
 """
 
 from __future__ import annotations
