@@ -82,6 +82,18 @@ BOTOCORE_TABLE: Mapping[type[Exception], type[SecretCacheError]] = {
     bce.ResponseStreamingError: SecretsManagerUnavailableError,
 }
 
+#: What to do about a client-side error that is about the caller's set-up.
+_HINTS: Mapping[type[Exception], str] = {
+    bce.NoRegionError: (
+        "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), or give the "
+        "cache a client or session built with region_name="
+    ),
+    bce.NoCredentialsError: (
+        "no AWS credentials were found: on AWS the role's credentials are found for you; "
+        "elsewhere set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    ),
+}
+
 # InvalidRequestException is also what a soft-deleted secret answers (AWS: "marked for
 # deletion", moto: "marked deleted"); the code alone cannot tell them apart.
 _DELETED = re.compile(r"marked (for )?delet|scheduled for deletion", re.IGNORECASE)
@@ -161,7 +173,8 @@ def map_error(
                 break
         else:
             target = SecretCacheError
-        return target(str(exc), code=type(exc).__name__, **context)
+        hint = next((text for klass, text in _HINTS.items() if isinstance(exc, klass)), None)
+        return target(hint or str(exc), code=type(exc).__name__, **context)
     return None
 
 

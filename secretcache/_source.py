@@ -16,7 +16,7 @@ from ._forksafe import ForkSafeLock
 from ._models import Secret, SecretMetadata
 from ._rules import REVOKED_CREDENTIAL_CODES
 from ._version import __version__
-from .exceptions import SecretCredentialsError, SecretsManagerUnavailableError
+from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from .exceptions import SecretCacheError
 
 __all__ = [
     "CLIENT_SETTINGS",
@@ -240,7 +239,13 @@ class BotocoreSource:
                     self._client = None
 
     def _call(self, operation: str, context: dict[str, Any], kwargs: dict[str, Any]) -> Any:
-        client = self.client
+        try:
+            client = self.client
+        except SecretCacheError as exc:  # no region, say: name the read that needed it
+            for name, value in context.items():
+                if getattr(exc, name, None) is None:
+                    setattr(exc, name, value)
+            raise
         try:
             with mapping_errors(**context):
                 return getattr(client, operation)(**kwargs)

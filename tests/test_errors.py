@@ -162,6 +162,9 @@ def test_no_region_is_a_credentials_error_at_first_read(
     with pytest.raises(SecretCredentialsError) as caught:
         cache.get_secret("s")
     assert caught.value.code == "NoRegionError"
+    assert caught.value.secret_id == "s"  # which read needed it
+    assert "AWS_REGION" in str(caught.value)  # and how to fix it
+    assert "region_name=" in str(caught.value)
 
 
 def test_every_modelled_get_secret_value_error_has_a_specific_class() -> None:
