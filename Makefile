@@ -4,14 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: test demo bench lint typecheck pytest postgres clean
+.PHONY: test demo bench lint typecheck pytest postgres wheel installed matrix clean
+
+# pyenv's shims find python3.10 ... python3.13 only for the versions selected: select
+# every 3.10-3.13 the machine has, for nox (a machine without pyenv uses its PATH).
+PYENVS := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.(10|11|12|13)\.' | paste -sd: -)
+NOX    := PYENV_VERSION=$(PYENVS) $(BIN)/nox
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,release]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
@@ -43,7 +48,23 @@ pytest: $(VENV)/.dev postgres
 	@$(BIN)/coverage report
 	@echo "total branch coverage: $$($(BIN)/coverage report --format=total)%"
 
-test: lint typecheck pytest
+# sdist and wheel, checked as PyPI and pip would see them.
+wheel: $(VENV)/.dev
+	rm -rf dist
+	$(PY) -m build --outdir dist . >/dev/null
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/check-wheel-contents dist/*.whl
+
+# The whole suite once more, against the wheel installed in a fresh venv (not editable).
+installed: wheel postgres
+	$(NOX) -s tests-3.11
+
+# The whole suite against the wheel on every supported Python (or MATRIX="3.10 3.13").
+MATRIX ?= 3.10 3.11 3.12 3.13
+matrix: wheel postgres
+	$(NOX) -s $(addprefix tests-,$(MATRIX))
+
+test: lint typecheck pytest installed
 
 demo: $(VENV)/.demo
 	$(PY) -m secretcache demo
@@ -53,4 +74,4 @@ bench: $(VENV)/.bench
 	$(PY) bench/fleet.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist

@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
             text=True,
             check=True,
         ).stdout
-        if Path(where).resolve().is_relative_to(ROOT):
+        if Path(where).resolve().is_relative_to(ROOT / "secretcache"):
             print(f"secretcache imports from the source tree ({where}), not a wheel")
             return 2
         print(f"testing the installed secretcache at {where}", flush=True)
