@@ -70,15 +70,47 @@ class _Parser(argparse.ArgumentParser):
 # -- arguments ----------------------------------------------------------------------
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+#: Connection options: accepted before the command (``secretcache --region R get ID``)
+#: as well as after it; given in both places, the one after the command wins.
+CONNECTION = ("region", "profile", "endpoint_url")
+
+
+def _common(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     aws = parser.add_argument_group("AWS connection")
-    aws.add_argument("--region", help="AWS region (default: from the environment or profile)")
-    aws.add_argument("--profile", help="named profile from ~/.aws/config")
+    aws.add_argument(
+        "--region",
+        dest=f"{prefix}region",
+        help="AWS region (default: from the environment or profile)",
+    )
+    aws.add_argument("--profile", dest=f"{prefix}profile", help="named profile from ~/.aws/config")
     aws.add_argument(
         "--endpoint-url",
+        dest=f"{prefix}endpoint_url",
         metavar="URL",
         help="endpoint for Secrets Manager and STS (VPC endpoint, moto server, LocalStack)",
     )
+
+
+def _merge_connection(args: argparse.Namespace) -> None:
+    """Fold connection options given before the command into the command's own."""
+    given = {name: getattr(args, f"before_{name}") for name in CONNECTION}
+    if args.command == "demo":
+        if any(value is not None for value in given.values()):
+            raise UsageError(
+                "demo runs on an in-process moto backend: --region, --profile and "
+                "--endpoint-url do not apply"
+            )
+        return
+    if args.command == "policy":
+        if given["region"] is not None and not args.region:
+            args.region = [given["region"]]
+        for name in ("profile", "endpoint_url"):
+            if given[name] is not None:
+                raise UsageError(f"policy never calls Secrets Manager: --{name} does not apply")
+        return
+    for name, value in given.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 def _para(text: str) -> str:
@@ -95,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"secretcache {__version__}")
+    _common(parser, prefix="before_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -568,6 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _merge_connection(args)
     except UsageError as exc:
         print(f"secretcache: error: {exc}", file=err)
         return EXIT_USAGE

@@ -321,6 +321,27 @@ def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
+def test_connection_options_work_before_the_command_too(
+    url: str, db: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--endpoint-url", url, "get", "prod/db", "--field", "username"]) == 0
+    capsys.readouterr()
+    assert main(["--endpoint-url", url, "--region", "us-east-1", "check", "prod/db"]) == 0
+    # Given in both places, the one after the command wins.
+    code = main(["--endpoint-url", "http://127.0.0.1:9", "get", "prod/db", "--endpoint-url", url])
+    assert code == 0
+    capsys.readouterr()
+
+
+def test_connection_options_that_cannot_apply_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--region", "us-east-1", "demo"]) == 2
+    assert "do not apply" in capsys.readouterr().err
+    assert main(["--endpoint-url", "http://127.0.0.1:9", "policy", "prod/db"]) == 2
+    assert "does not apply" in capsys.readouterr().err
+
+
 def _isolate_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
