@@ -11,7 +11,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
