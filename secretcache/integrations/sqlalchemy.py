@@ -99,7 +99,11 @@ def _with_credentials(
 
 def _credential_names(dialect: Dialect, url: URL) -> tuple[str, str]:
     """Return the keywords under which ``dialect`` hands username and password on."""
-    _, cparams = dialect.create_connect_args(url.set(username=_USER_MARK, password=_PASSWORD_MARK))
+    marked = url.set(username=_USER_MARK, password=_PASSWORD_MARK)
+    try:
+        _, cparams = dialect.create_connect_args(marked)
+    except sqlalchemy.exc.ArgumentError:
+        cparams = {}  # e.g. SQLite: a URL with credentials is no SQLite URL
     by_value = {value: name for name, value in cparams.items() if isinstance(value, str)}
     if _USER_MARK not in by_value or _PASSWORD_MARK not in by_value:
         raise ValueError(
