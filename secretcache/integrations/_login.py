@@ -128,6 +128,8 @@ class Attempt:
         self.original: BaseException | None = None  # the first refusal: what giving up raises
         self._leading: threading.Event | None = None
         self._waited = False
+        self._asked = False  # self.secret came from rotation_candidate
+        self._known_failed = False  # self.secret had been refused before it was tried
 
     def choose(self) -> Secret | threading.Event | None:
         """Return the version to try next, a recovery to wait for first, or None to ask.
@@ -150,15 +152,18 @@ class Attempt:
         # Nothing better known: the first try goes ahead (a password fixed by hand).
         return self.current if self.tries == 0 else None
 
-    def take(self, candidate: Secret | None) -> bool:
-        """Take the version to try; return False to give up."""
+    def take(self, candidate: Secret | None, *, asked: bool = False) -> bool:
+        """Take the version to try (``asked``: rotation_candidate's); False to give up."""
         if candidate is None or self.tries >= MAX_ATTEMPTS:
             return False
         with self._lock:
-            if self.tries and candidate.version_id in self._state.failed:
-                return False
+            known_failed = candidate.version_id in self._state.failed
+        if known_failed and self.tries:
+            return False
         self.secret = candidate
         self.tries += 1
+        self._asked = asked
+        self._known_failed = known_failed
         return True
 
     def refused(self, exc: BaseException) -> bool:
@@ -179,11 +184,16 @@ class Attempt:
         return True
 
     def succeeded(self) -> None:
-        """Remember a version that logged in (a candidate, or a failed one that works now)."""
+        """Remember a candidate that logged in, or a refused version that works again.
+
+        Only what this login learned: a login that began before a refusal was recorded
+        and succeeded late proves nothing about the database now.
+        """
         state = self._state
         with self._lock:
-            state.failed.pop(self.secret.version_id, None)
-            if self.secret.version_id != self.current.version_id:
+            if self._known_failed:  # tried for want of anything better: put right by hand
+                state.failed.pop(self.secret.version_id, None)
+            if self._asked:
                 state.worked = self.secret
 
     def done(self) -> None:
@@ -260,8 +270,9 @@ def login(cache: Any, secret_id: str, connect: Callable[[Secret], T]) -> T:
                 choice.wait(WAIT)
                 continue
             if choice is None:
-                choice = _candidate(cache, secret_id, attempt.secret)
-            if not attempt.take(choice):
+                if not attempt.take(_candidate(cache, secret_id, attempt.secret), asked=True):
+                    break
+            elif not attempt.take(choice):
                 break
             try:
                 conn = connect(attempt.secret)
@@ -294,8 +305,10 @@ async def alogin(cache: Any, secret_id: str, connect: Callable[[Secret], Awaitab
                 await asyncio.to_thread(choice.wait, WAIT)
                 continue
             if choice is None:
-                choice = await _acandidate(cache, secret_id, attempt.secret)
-            if not attempt.take(choice):
+                found = await _acandidate(cache, secret_id, attempt.secret)
+                if not attempt.take(found, asked=True):
+                    break
+            elif not attempt.take(choice):
                 break
             try:
                 conn = await connect(attempt.secret)
