@@ -7,22 +7,42 @@ connection per request, closed as Django's request_finished signal closes it), a
 ``psycopg_pool.ConnectionPool``, or a bare ``connect()`` per query. The query runs
 ``SELECT current_user`` and returns the password its connection logged in with.
 
-Shared by tests/test_integrations_rotation.py and bench/rotation_logins.py.
+Shared by tests/test_integrations_rotation.py and bench/rotation_logins.py; also a pytest
+plugin (registered in conftest.py) with the ``db_cache`` fixture the integration tests use.
 """
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from secretcache.testing import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from fixtures_postgres import PostgresCluster
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
     from secretcache import SecretCache
+
+SECRET_ID = "prod/app/postgres"
 
 #: Seconds a pooled connection lives, so pools log in again during every rotation step.
 RECYCLE = 0.3
 POOL_WAIT = 30.0
+
+
+@pytest.fixture
+def db_cache(
+    sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
+) -> SecretCache:
+    """A cache on a clock that never moves (TTL 300 s); SECRET_ID holds password p1."""
+    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(postgres.secret("p1")))
+    return make_cache(ttl=300.0, clock=FakeClock())
 
 
 def configure_django() -> None:

@@ -126,6 +126,6 @@ def test_rotation_logins_runs_and_renders(sm: Any, postgres: Any) -> None:
     assert figures.failed_queries == 0
     assert len(figures.refused) == 2
     assert figures.queries > 0
-    text = rotation.render({name: figures for name in rotation.LABELS}, rotation.h.machine())
+    text = rotation.render(dict.fromkeys(rotation.LABELS, figures), rotation.h.machine())
     assert "| integration (8 threads) | queries | failed queries |" in text
     assert "target <= 2 met?" in text

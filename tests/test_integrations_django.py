@@ -14,13 +14,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from db_setups import configure_django
+from db_setups import SECRET_ID, configure_django
 
-from secretcache.testing import FakeClock, finish_rotation, start_rotation
+from secretcache.testing import finish_rotation, start_rotation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from fixtures_postgres import PostgresCluster
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.postgres
 
 ENGINE = "secretcache.integrations.django.postgresql"
-SECRET_ID = "prod/app/postgres"
 
 configure_django()
 
@@ -53,18 +50,10 @@ def _request(connection: Any, sql: str = "SELECT current_user, current_database(
         connection.close_if_unusable_or_obsolete()
 
 
-@pytest.fixture
-def cache(
-    sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
-) -> SecretCache:
-    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(postgres.secret("p1")))
-    return make_cache(ttl=300.0, clock=FakeClock())
-
-
 def test_every_new_connection_logs_in_with_the_secret(
-    sm: SecretsManagerClient, postgres: PostgresCluster, cache: SecretCache
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    connection = _database(SECRET_CACHE=cache, CONN_MAX_AGE=0)
+    connection = _database(SECRET_CACHE=db_cache, CONN_MAX_AGE=0)
     assert _request(connection) == ("app", "appdb")  # NAME, HOST, PORT from the secret
     assert connection.connection is None  # CONN_MAX_AGE=0: closed at the request's end
     assert connection.settings_dict["NAME"] == ""  # the settings stay as written
@@ -80,9 +69,9 @@ def test_every_new_connection_logs_in_with_the_secret(
 
 
 def test_a_persistent_connection_survives_the_rotation(
-    sm: SecretsManagerClient, postgres: PostgresCluster, cache: SecretCache
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    connection = _database(SECRET_CACHE=cache, CONN_MAX_AGE=None)
+    connection = _database(SECRET_CACHE=db_cache, CONN_MAX_AGE=None)
     assert _request(connection) == ("app", "appdb")
     start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p2")))
     postgres.set_password("p2")  # PostgreSQL keeps open sessions: no new login needed
@@ -92,8 +81,8 @@ def test_a_persistent_connection_survives_the_rotation(
     connection.close()
 
 
-def test_settings_win_over_the_secret_s_location(cache: SecretCache) -> None:
-    connection = _database(SECRET_CACHE=cache, NAME="postgres", OPTIONS={"sslmode": "disable"})
+def test_settings_win_over_the_secret_s_location(db_cache: SecretCache) -> None:
+    connection = _database(SECRET_CACHE=db_cache, NAME="postgres", OPTIONS={"sslmode": "disable"})
     assert _request(connection) == ("app", "postgres")
     connection.close()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from db_setups import SECRET_ID
 
 from secretcache import SecretFieldError, SecretFormatError
 from secretcache.integrations._login import is_auth_failure
@@ -28,7 +29,7 @@ from secretcache.integrations.psycopg import (
     connect,
     connection_class,
 )
-from secretcache.testing import FakeClock, FaultInjector, finish_rotation, start_rotation
+from secretcache.testing import FaultInjector, finish_rotation, start_rotation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from secretcache import SecretCache
 
 pytestmark = pytest.mark.postgres
-
-SECRET_ID = "prod/app/postgres"
 
 
 def _password(cache: SecretCache, **kwargs: Any) -> str:
@@ -54,60 +53,51 @@ def _calls(cache: SecretCache) -> int:
     return cache.stats().api_calls.get("GetSecretValue", 0)
 
 
-@pytest.fixture
-def cache(
-    sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
-) -> SecretCache:
-    """A cache on a clock that never moves, and the secret with password p1."""
-    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(postgres.secret("p1")))
-    return make_cache(ttl=300.0, clock=FakeClock())
-
-
 def test_one_refused_login_per_rotation_then_straight_to_the_new_version(
-    sm: SecretsManagerClient, postgres: PostgresCluster, cache: SecretCache
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    assert _password(cache) == "p1"
+    assert _password(db_cache) == "p1"
     refused = postgres.failed_logins()
 
     new = start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p2")))
     postgres.set_password("p2")
-    assert _password(cache) == "p2"  # p1 refused, then AWSPENDING
+    assert _password(db_cache) == "p2"  # p1 refused, then AWSPENDING
     assert postgres.failed_logins() - refused == 1
     for _ in range(3):  # AWSCURRENT is still p1 in the cache: no login tries it again
-        assert _password(cache) == "p2"
+        assert _password(db_cache) == "p2"
     finish_rotation(sm, SECRET_ID, new)
-    assert _password(cache) == "p2"
+    assert _password(db_cache) == "p2"
     assert postgres.failed_logins() - refused == 1
-    assert _calls(cache) == 1 + 2  # the first read; one look (AWSCURRENT, AWSPENDING)
+    assert _calls(db_cache) == 1 + 2  # the first read; one look (AWSCURRENT, AWSPENDING)
 
     newer = start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p3")))
     postgres.set_password("p3")
-    assert _password(cache) == "p3"  # p2 refused; AWSCURRENT is p2 now: AWSPENDING
-    assert _password(cache) == "p3"
+    assert _password(db_cache) == "p3"  # p2 refused; AWSCURRENT is p2 now: AWSPENDING
+    assert _password(db_cache) == "p3"
     finish_rotation(sm, SECRET_ID, newer)
-    assert _password(cache) == "p3"
+    assert _password(db_cache) == "p3"
     assert postgres.failed_logins() - refused == 2
-    assert cache.get_secret(SECRET_ID).version_id == new  # moved by the look, no TTL
+    assert db_cache.get_secret(SECRET_ID).version_id == new  # moved by the look, no TTL
 
 
 def test_a_password_that_is_just_wrong_raises_the_original_error(
-    postgres: PostgresCluster, cache: SecretCache
+    postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
     postgres.set_password("changed-by-hand")  # nobody updated the secret
     with pytest.raises(psycopg.OperationalError) as refused:
-        _password(cache)
+        _password(db_cache)
     assert is_auth_failure(refused.value)
     assert refused.value.__context__ is None  # the first refusal, not a later one
     # AWSCURRENT (the first read), then the look: AWSCURRENT, AWSPENDING (none),
     # AWSCURRENT once more; a second login asks again from the same look.
-    assert _calls(cache) == 4
+    assert _calls(db_cache) == 4
     with pytest.raises(psycopg.OperationalError):
-        _password(cache)
-    assert _calls(cache) == 4
+        _password(db_cache)
+    assert _calls(db_cache) == 4
 
     postgres.set_password("p1")  # put right by hand: the version that failed works again
-    assert _password(cache) == "p1"
-    assert _password(cache) == "p1"
+    assert _password(db_cache) == "p1"
+    assert _password(db_cache) == "p1"
 
 
 def test_a_server_that_is_down_is_not_a_rotation(
@@ -126,30 +116,30 @@ def test_a_server_that_is_down_is_not_a_rotation(
 def test_when_the_look_fails_the_login_error_is_raised_and_explained(
     sm: SecretsManagerClient,
     postgres: PostgresCluster,
-    cache: SecretCache,
+    db_cache: SecretCache,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert _password(cache) == "p1"
+    assert _password(db_cache) == "p1"
     postgres.set_password("p2")
     with FaultInjector(sm) as faults, caplog.at_level(logging.WARNING, "secretcache"):
         faults.fail("AccessDeniedException")
         with pytest.raises(psycopg.OperationalError) as refused:
-            _password(cache)
+            _password(db_cache)
     assert is_auth_failure(refused.value)
     assert "could not look for a rotated version" in caplog.text
     assert "SecretAccessDeniedError" in caplog.text
 
 
 def test_keywords_win_over_the_secret_except_the_credentials(
-    postgres: PostgresCluster, cache: SecretCache
+    postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    with connect(SECRET_ID, cache=cache, dbname="postgres", application_name="svc") as conn:
+    with connect(SECRET_ID, cache=db_cache, dbname="postgres", application_name="svc") as conn:
         row = conn.execute("SELECT current_database(), current_setting('application_name')")
         assert row.fetchone() == ("postgres", "svc")
     with pytest.raises(TypeError, match="credentials come from the secret"):
-        connect(SECRET_ID, cache=cache, password="x")
+        connect(SECRET_ID, cache=db_cache, password="x")
     with pytest.raises(TypeError, match="user"):
-        connection_class(SECRET_ID, cache=cache).connect(user="x")
+        connection_class(SECRET_ID, cache=db_cache).connect(user="x")
 
 
 @pytest.mark.parametrize(
@@ -215,7 +205,7 @@ def test_is_auth_failure_knows_refusals_from_outages() -> None:
 
 
 def test_async_connections_recover_in_the_window(
-    sm: SecretsManagerClient, postgres: PostgresCluster, cache: SecretCache
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
     from psycopg_pool import AsyncConnectionPool
 
@@ -226,14 +216,14 @@ def test_async_connections_recover_in_the_window(
 
     async def main() -> list[str]:
         seen = []
-        async with await aconnect(SECRET_ID, cache=cache) as conn:
+        async with await aconnect(SECRET_ID, cache=db_cache) as conn:
             seen.append(await password_of(conn))
         start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p2")))
         postgres.set_password("p2")
-        async with await aconnect(SECRET_ID, cache=cache) as conn:
+        async with await aconnect(SECRET_ID, cache=db_cache) as conn:
             seen.append(await password_of(conn))
         pool = AsyncConnectionPool(
-            connection_class=async_connection_class(SECRET_ID, cache=cache),
+            connection_class=async_connection_class(SECRET_ID, cache=db_cache),
             min_size=1,
             max_size=2,
             open=False,

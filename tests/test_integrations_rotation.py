@@ -11,19 +11,14 @@ the server's own log counts the logins it refused in each rotation.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 
 import pytest
-from db_setups import SETUPS
+from db_setups import SECRET_ID, SETUPS
 from pg_traffic import WORKERS, Traffic, rotate
 
-from secretcache.testing import FakeClock
-
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from fixtures_postgres import PostgresCluster
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -31,19 +26,14 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-SECRET_ID = "prod/app/postgres"
 APART = 2.0  # real seconds of traffic between the two rotations
 
 
 @pytest.mark.parametrize("setup", sorted(SETUPS))
 def test_two_rotations_under_traffic_fail_no_query(
-    setup: str,
-    sm: SecretsManagerClient,
-    postgres: PostgresCluster,
-    make_cache: Callable[..., SecretCache],
+    setup: str, sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(postgres.secret("p1")))
-    cache = make_cache(ttl=300.0, clock=FakeClock())
+    cache = db_cache
     with SETUPS[setup](cache, SECRET_ID) as query, Traffic(query) as traffic:
         traffic.wait_for(10)
         assert cache.stats().api_calls["GetSecretValue"] == 1

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy
+from db_setups import SECRET_ID
 from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 from secretcache.integrations.sqlalchemy import create_engine, use_secret
-from secretcache.testing import FakeClock, start_rotation
+from secretcache.testing import start_rotation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,16 +29,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.postgres
 
-SECRET_ID = "prod/app/postgres"
-
-
-@pytest.fixture
-def cache(
-    sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
-) -> SecretCache:
-    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(postgres.secret("p1")))
-    return make_cache(ttl=300.0, clock=FakeClock())
-
 
 def _who(engine: sqlalchemy.Engine) -> tuple[str, str]:
     with engine.connect() as conn:
@@ -47,9 +38,9 @@ def _who(engine: sqlalchemy.Engine) -> tuple[str, str]:
 
 
 def test_create_engine_points_where_the_secret_says_and_logs_in_with_it(
-    postgres: PostgresCluster, cache: SecretCache
+    postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
-    engine = create_engine(SECRET_ID, cache=cache)
+    engine = create_engine(SECRET_ID, cache=db_cache)
     assert engine.url.drivername == "postgresql+psycopg"  # from "engine": "postgres"
     assert (engine.url.host, engine.url.port, engine.url.database) == (
         postgres.host,
@@ -62,10 +53,10 @@ def test_create_engine_points_where_the_secret_says_and_logs_in_with_it(
 
 
 def test_url_picks_the_driver_and_wins_over_the_secret(
-    postgres: PostgresCluster, cache: SecretCache
+    postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
     engine = create_engine(
-        SECRET_ID, cache=cache, url="postgresql+psycopg:///postgres?application_name=svc"
+        SECRET_ID, cache=db_cache, url="postgresql+psycopg:///postgres?application_name=svc"
     )
     assert engine.url.host == postgres.host
     assert _who(engine) == ("app", "postgres")
@@ -73,7 +64,7 @@ def test_url_picks_the_driver_and_wins_over_the_secret(
         assert conn.execute(text("SHOW application_name")).scalar() == "svc"
     engine.dispose()
     with pytest.raises(ValueError, match="password"):
-        create_engine(SECRET_ID, cache=cache, url="postgresql+psycopg://app:pw@/")
+        create_engine(SECRET_ID, cache=db_cache, url="postgresql+psycopg://app:pw@/")
 
 
 def test_a_secret_of_another_engine_needs_an_url(
@@ -87,11 +78,11 @@ def test_a_secret_of_another_engine_needs_an_url(
 
 
 def test_use_secret_gives_an_existing_engine_the_secret_s_logins(
-    sm: SecretsManagerClient, postgres: PostgresCluster, cache: SecretCache
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
 ) -> None:
     url = f"postgresql+psycopg://nobody@{postgres.host}:{postgres.port}/appdb"
     engine = sqlalchemy.create_engine(url, poolclass=NullPool)
-    assert use_secret(engine, SECRET_ID, cache=cache) is engine
+    assert use_secret(engine, SECRET_ID, cache=db_cache) is engine
     assert _who(engine) == ("app", "appdb")
     assert engine.url.username == "nobody"  # the URL is untouched; the login is not
 
@@ -103,10 +94,10 @@ def test_use_secret_gives_an_existing_engine_the_secret_s_logins(
     assert postgres.failed_logins() - refused == 1
 
 
-def test_use_secret_refuses_what_it_cannot_serve(cache: SecretCache) -> None:
+def test_use_secret_refuses_what_it_cannot_serve(db_cache: SecretCache) -> None:
     with pytest.raises(TypeError, match="Engine"):
-        use_secret("postgresql://", SECRET_ID, cache=cache)  # type: ignore[arg-type]
+        use_secret("postgresql://", SECRET_ID, cache=db_cache)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="does not pass username and password"):
-        use_secret(sqlalchemy.create_engine("sqlite://"), SECRET_ID, cache=cache)
+        use_secret(sqlalchemy.create_engine("sqlite://"), SECRET_ID, cache=db_cache)
     with pytest.raises(ValueError, match="secret_id"):
-        use_secret(sqlalchemy.create_engine("postgresql+psycopg://"), "", cache=cache)
+        use_secret(sqlalchemy.create_engine("postgresql+psycopg://"), "", cache=db_cache)

@@ -11,8 +11,10 @@ To keep failed logins per rotation low, each (cache, secret) pair remembers the 
 that failed a login and the candidate that worked: a new login whose AWSCURRENT is known
 to have failed goes straight to the candidate that worked (unless that failed too), and
 while one login recovers from a version's first failure, new logins that would try that
-version wait for it instead of failing too. The state is kept per cache (held weakly: it
-goes with the cache) and bounded: 256 secrets per cache, 16 failed versions per secret.
+version wait for it instead of failing too. A login records only what it learned itself:
+one that began before a refusal was recorded and succeeded late clears nothing. The state
+is kept per cache (held weakly: it goes with the cache) and bounded: 256 secrets per
+cache, 16 failed versions per secret.
 
 Only ``Secret`` objects (whose repr is redacted) live in these frames: the password is
 handed to the driver inside the call expression of the integration's ``connect``.
