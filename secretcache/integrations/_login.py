@@ -78,6 +78,7 @@ class _State:
         self.recovering: threading.Event | None = None  # set when a recovery ends
 
     def first_choice(self, current: Secret) -> Secret:
+        """Return the version a new login tries first: AWSCURRENT, unless it was refused."""
         worked = self.worked
         if (
             current.version_id in self.failed
