@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,release]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,release]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
@@ -24,7 +24,7 @@ $(VENV)/.demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.bench: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[bench,dev]'
+	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg]'
 	touch $@
 
 # The rotation tests start a throwaway PostgreSQL cluster; Debian's binaries serve.
@@ -69,9 +69,10 @@ test: lint typecheck pytest installed
 demo: $(VENV)/.demo
 	$(PY) -m secretcache demo
 
-bench: $(VENV)/.bench
+bench: $(VENV)/.bench postgres
 	$(PY) bench/compare.py
 	$(PY) bench/fleet.py
+	$(PY) bench/rotation_logins.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist

@@ -72,6 +72,15 @@ class PostgresCluster:
             ).fetchall()
         return len(rows)
 
+    def failed_logins(self, user: str = APP_USER) -> int:
+        """Count the logins of ``user`` the server refused for their password, so far.
+
+        Read from the server's own log: what the server saw, whatever the client says.
+        """
+        log = Path(self.socket_dir) / "server.log"
+        text = log.read_text(encoding="utf-8", errors="replace")
+        return text.count(f'FATAL:  password authentication failed for user "{user}"')
+
     def secret(self, password: str = APP_PASSWORD) -> dict[str, object]:
         """Return the JSON a Secrets Manager database secret holds for role ``app``."""
         return {

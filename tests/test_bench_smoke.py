@@ -115,3 +115,17 @@ def test_results_sections_are_replaced_independently(
     assert "second compare" in text
     assert "first fleet" in text
     assert "first compare" not in text
+
+
+@pytest.mark.postgres
+def test_rotation_logins_runs_and_renders(sm: Any, postgres: Any) -> None:
+    rotation = _load("rotation_logins")
+    figures = rotation.run_once(
+        rotation.h.World(sm, sm, rotation.h.Meter(sm)), postgres, "psycopg-pool", 0
+    )
+    assert figures.failed_queries == 0
+    assert len(figures.refused) == 2
+    assert figures.queries > 0
+    text = rotation.render(dict.fromkeys(rotation.LABELS, figures), rotation.h.machine())
+    assert "| integration (8 threads) | queries | failed queries |" in text
+    assert "target <= 2 met?" in text

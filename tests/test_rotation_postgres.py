@@ -16,21 +16,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import threading
-from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+from pg_traffic import Traffic, rotate
 
 from secretcache import AWSPENDING, SecretCache
 from secretcache.testing import FakeClock, finish_rotation, start_rotation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from types import ModuleType
 
     from fixtures_postgres import PostgresCluster
@@ -39,9 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.postgres
 
 SECRET_ID = "prod/app/postgres"
-WORKERS = 8
-MAX_QUERIES = 3000  # per worker: the loop is bounded even if the driver hangs
-WAIT = 20.0  # seconds a phase may take before the test gives up (a hang guard only)
 # Fake seconds: more than rotation_candidate's last look answers repeats for (one second
 # per call it made, three at most).
 RECHECK = 3.5
@@ -151,113 +145,23 @@ def test_example_main_connects_with_the_secret_named_in_the_environment(
 # -- eight threads: a full rotation under load -------------------------------------------
 
 
-@dataclass
-class Worker:
-    """What one worker thread saw: per phase, the passwords its queries used."""
-
-    used: dict[int, Counter[str]] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-
-    def count(self, phase: int) -> int:
-        return sum(self.used.get(phase, Counter()).values())
-
-
-class Traffic:
-    """Eight threads opening a connection per query, until stopped."""
-
-    def __init__(self, cache: SecretCache) -> None:
-        self.cache = cache
-        self.phase = 0
-        self.stop = threading.Event()
-        self.progress = threading.Condition()
-        self.workers = [Worker() for _ in range(WORKERS)]
-        self.threads = [
-            threading.Thread(target=self._run, args=(w,), name=f"db-worker-{i}")
-            for i, w in enumerate(self.workers)
-        ]
-
-    def _run(self, worker: Worker) -> None:
-        for _ in range(MAX_QUERIES):
-            if self.stop.is_set():
-                return
-            phase = self.phase
-            try:
-                password = _query(self.cache)
-            except Exception as exc:  # every failure is a finding: keep going, count it
-                worker.failures.append(f"phase {phase}: {type(exc).__name__}: {exc}")
-            else:
-                with self.progress:
-                    if self.phase == phase:  # count a query only in the phase it ran in
-                        worker.used.setdefault(phase, Counter())[password] += 1
-            with self.progress:
-                self.progress.notify_all()
-
-    @contextmanager
-    def step(self, phase: int) -> Iterator[None]:
-        """Wrap one rotation step; queries that overlap it belong to no phase."""
-        self.phase = -1
-        yield
-        self.phase = phase
-
-    def wait_for(self, queries: int) -> None:
-        """Block until every worker has run ``queries`` queries in the current phase."""
-        phase = self.phase
-        with self.progress:
-            done = self.progress.wait_for(
-                lambda: all(w.count(phase) >= queries for w in self.workers) or self.stop.is_set(),
-                timeout=WAIT,
-            )
-        assert done, f"workers stalled in phase {phase}: {[w.count(phase) for w in self.workers]}"
-
-    def __enter__(self) -> Traffic:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-
 def test_eight_threads_survive_a_full_rotation_with_zero_failed_queries(
     sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
 ) -> None:
     _create_secret(sm, postgres)
     clock = FakeClock()
     cache = make_cache(ttl=300.0, clock=clock)
-    with Traffic(cache) as traffic:
+    with Traffic(lambda: _query(cache)) as traffic:
         traffic.wait_for(10)
         calls_before = sum(cache.stats().api_calls.values())
+        # A second after finishSecret (fake time, far inside the TTL) the next refused
+        # login finds the new AWSCURRENT.
+        new = rotate(
+            sm, postgres, traffic, SECRET_ID, "p2", on_finish=lambda: clock.advance(RECHECK)
+        ).version_id
 
-        # createSecret: a new version with a new password, staged AWSPENDING only.
-        with traffic.step(1):
-            new = start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p2")))
-        traffic.wait_for(10)
-
-        # setSecret: the database now refuses p1; AWSCURRENT still says p1.
-        with traffic.step(2):
-            postgres.set_password("p2")
-        traffic.wait_for(10)
-
-        # testSecret: the rotation Lambda logs in with AWSPENDING.
-        pending = sm.get_secret_value(SecretId=SECRET_ID, VersionStage=AWSPENDING)
-        with psycopg.connect(**example.conninfo(cache.get_secret(SECRET_ID, AWSPENDING))) as conn:
-            assert conn.info.password == json.loads(pending["SecretString"])["password"]
-
-        # finishSecret: AWSCURRENT moves to the new version. A second later (fake time,
-        # far inside the TTL) the next refused login finds it.
-        with traffic.step(3):
-            finish_rotation(sm, SECRET_ID, new)
-            clock.advance(RECHECK)
-        traffic.wait_for(10)
-
-    failures = [f for w in traffic.workers for f in w.failures]
-    assert failures == []
-    by_phase = {
-        phase: sum((w.used.get(phase, Counter()) for w in traffic.workers), Counter())
-        for phase in range(4)
-    }
+    assert traffic.failures == []
+    by_phase = {phase: traffic.used(phase) for phase in range(4)}
     assert set(by_phase[0]) == set(by_phase[1]) == {"p1"}
     assert set(by_phase[2]) == {"p2"}  # the window: every login recovered via AWSPENDING
     assert all(set(w.used[3]) == {"p2"} for w in traffic.workers)
