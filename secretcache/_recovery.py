@@ -96,8 +96,13 @@ class Recovery:
             self._failed[secret_id] = failed  # most recently used last
             if version_id in failed:
                 return False
+            # The last look, and any look in flight, predate this failure: nobody may
+            # answer from them now. A report of the same version arriving meanwhile
+            # waits for the look this one starts (or starts it), never the old answer.
+            self.looks.restart(lambda key: key == secret_id)
             if len(failed) >= _MAX_FAILED:
                 del failed[next(iter(failed))]
+            failed[version_id] = None
         # Outside the lock: finding the date scans the cache.
         failed[version_id] = created()
         return True

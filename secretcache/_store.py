@@ -576,6 +576,22 @@ class Store(Generic[K, V]):
             for key in [k for k in self._failures if predicate(k)]:
                 del self._failures[key]
 
+    def restart(self, predicate: Callable[[K], bool]) -> None:
+        """Make matching keys load afresh, keeping their remembered failures.
+
+        Loads in flight are detached (their callers still get what they fetched; later
+        readers don't join a request sent before now) and entries can't be served until
+        reloaded; unlike ``invalidate``, a backoff in progress still holds.
+        """
+        with self._lock:
+            for key in [k for k in self._flights if predicate(k)]:
+                self._flights.pop(key).invalidated = True
+            for batch in self._batches:
+                batch.predicates.append(predicate)
+            for key, entry in self.data.items():
+                if predicate(key):
+                    entry.fresh_until = entry.stale_until = -math.inf
+
     def fail_keys(self, predicate: Callable[[K], bool], error: SecretCacheError) -> None:
         """Drop the entries whose key matches, remembering ``error`` for each of them.
 
