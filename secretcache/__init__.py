@@ -4,6 +4,7 @@ Read ``README.md`` for the manual; the public names are re-exported here.
 """
 
 from ._cache import SecretCache, default_cache
+from ._failover import FailoverSource
 from ._models import (
     AWSCURRENT,
     AWSPENDING,
@@ -37,6 +38,7 @@ __all__ = [
     "AWSPREVIOUS",
     "BotocoreSource",
     "CacheStats",
+    "FailoverSource",
     "InvalidSecretRequestError",
     "RotationEvent",
     "Secret",
