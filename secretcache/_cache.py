@@ -44,6 +44,8 @@ class SecretCache(CacheBase):
     Fresh reads come from memory with no lock and no API call; an expired entry is
     revalidated by one caller while the others keep reading it (within ``max_stale``);
     a changed VersionId behind a stage is a rotation, reported to ``on_rotation``.
+    ``fallback_regions`` (or ``fallback_clients``) read replicas in other regions while
+    the primary region fails transiently (``FailoverSource``).
     """
 
     def __init__(

@@ -34,13 +34,12 @@ from typing import TYPE_CHECKING, Any
 from . import _forksafe
 from ._source import BatchPage
 from ._store import BACKOFF_BASE, BACKOFF_CAP
-from .exceptions import SecretsManagerUnavailableError
+from .exceptions import SecretCacheError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
     from ._models import Secret, SecretMetadata
-    from .exceptions import SecretCacheError
 
-__all__ = ["Breaker", "Regions", "Trip", "fails_over", "region_of"]
+__all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 
 log = logging.getLogger("secretcache")
 
@@ -162,8 +161,11 @@ class Regions:
 
     # -- regions ------------------------------------------------------------------------
     def region(self, index: int) -> str | None:
-        """Return the region source ``index`` reads in, if it says."""
-        region = getattr(self.sources[index], "region_name", None)
+        """Return the region source ``index`` reads in, if it says (and can tell)."""
+        try:
+            region = getattr(self.sources[index], "region_name", None)
+        except SecretCacheError:  # its client cannot be built (no region configured)
+            return None
         return region if isinstance(region, str) and region else None
 
     def label(self, index: int) -> str:

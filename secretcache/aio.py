@@ -289,7 +289,9 @@ class AsyncSecretCache(CacheBase):
     The same API and rules as ``SecretCache`` with coroutines: a fresh read awaits
     nothing and calls nothing; concurrent reads of a missing or expired key share one
     load task; transient failures serve stale values with backoff, terminal ones drop
-    them. Use ``async with AsyncSecretCache() as cache:`` or ``await cache.aclose()``.
+    them; ``fallback_regions``/``fallback_clients`` fail over to replicas in other
+    regions (``AsyncFailoverSource``). Use ``async with AsyncSecretCache() as cache:``
+    or ``await cache.aclose()``.
     """
 
     def __init__(

@@ -209,6 +209,32 @@ def test_a_rotation_during_the_outage_is_read_from_the_replica(
     assert events == [RotationEvent("prod/db", "AWSCURRENT", old.version_id, new_version)]
 
 
+def test_failing_over_logs_the_region_and_never_a_value(
+    make: Callable[..., SecretCache],
+    arn: str,
+    clock: FakeClock,
+    outage: FaultInjector,
+    debug_logs: Any,
+    canary: str,
+) -> None:
+    cache = make(jitter=0.0)
+    outage.heal()
+    cache.get_secret("prod/db")
+    outage.connection_error()
+    clock.advance(300.0)
+    cache.get_secret("prod/db")
+    outage.heal()
+    clock.advance(300.0)
+    cache.get_secret("prod/db")
+    warnings = [text for text in debug_logs.texts if text.startswith("secretcache: region")]
+    assert warnings == [
+        "secretcache: region us-east-1 failed (SecretsManagerUnavailableError); "
+        "skipped while it backs off, but for one probe a step",
+        "secretcache: region us-east-1 answers again",
+    ]
+    assert not any(canary in text for text in debug_logs.texts)
+
+
 # -- ARNs name their region ----------------------------------------------------------
 def test_an_arn_is_asked_in_the_fallbacks_region_and_answered_under_the_id_asked(
     make: Callable[..., SecretCache], west: SecretsManagerClient, arn: str, outage: FaultInjector
@@ -391,6 +417,19 @@ def test_fallback_regions_build_clients_and_the_primary_tries_each_request_once(
         assert _region(cache.get_secret("prod/db", "AWSCURRENT").arn) == WEST
         assert attempts == {EAST: 1, WEST: 1}  # no botocore retries on the primary
         assert cache.stats().calls_by_region == {EAST: 1, WEST: 1}
+
+
+def test_no_primary_region_is_a_configuration_error_not_a_failover(
+    moto_backend: None, arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    with SecretCache(fallback_regions=(WEST,)) as cache:
+        with pytest.raises(SecretCredentialsError) as caught:
+            cache.get_secret("prod/db")
+        assert caught.value.code == "NoRegionError"
+        assert cache.stats().failovers == 0
+        assert WEST not in cache.stats().calls_by_region
 
 
 @pytest.mark.parametrize(

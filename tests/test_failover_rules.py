@@ -7,18 +7,24 @@ before a rotation, as a real replica does until replication catches up.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
+import re
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import secretcache
 from secretcache import (
     FailoverSource,
     RotationEvent,
     Secret,
     SecretAccessDeniedError,
     SecretCache,
+    SecretCacheError,
     SecretsManagerUnavailableError,
     SecretSource,
 )
@@ -283,3 +289,30 @@ def test_failover_source_refuses_bad_arguments(
 def test_a_cache_built_on_a_source_rejects_fallback_arguments(replica: InMemorySource) -> None:
     with pytest.raises(TypeError, match="FailoverSource"):
         SecretCache(source=replica, fallback_regions=("eu-west-1",))
+
+
+# -- the README's table ------------------------------------------------------------------
+def test_the_readmes_fallback_table_says_which_failures_are_put_to_the_fallbacks() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    lines = readme[readme.index("| The primary region's failure |") :].splitlines()
+    rows = [line.strip("|").split("|") for line in itertools.takewhile(bool, lines[2:])]
+    named: set[type[SecretCacheError]] = set()
+    for row in rows:
+        asked = row[2].strip().startswith("yes")
+        for name in re.findall(r"`(\w+Error)`", row[1]):
+            error_class = getattr(secretcache, name)
+            named.add(error_class)
+            primary = InMemorySource({"k": "v"}, region=EAST)
+            replica = primary.replica(WEST)
+            primary.fail(error_class("injected", code="Injected"))
+            source = FailoverSource(primary, [replica])
+            with contextlib.suppress(SecretCacheError):
+                source.get_secret_value("k", version_stage="AWSCURRENT")
+            assert replica.calls["GetSecretValue"] == int(asked), name
+    readable = {SecretCacheError, secretcache.SecretFormatError, secretcache.SecretFieldError}
+    every = {
+        getattr(secretcache, name)
+        for name in secretcache.__all__
+        if name.endswith("Error") and getattr(secretcache, name) not in readable
+    }
+    assert named == every  # every failure a read can meet has its row
