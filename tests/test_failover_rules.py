@@ -120,6 +120,40 @@ def test_concurrent_loads_when_a_step_runs_out_send_one_probe(
     assert cache.stats().size == 8
 
 
+class Interrupted(BaseException):
+    """Stands for a cancellation or an interrupt reaching a probe in flight."""
+
+
+class Interruptible(InMemorySource):
+    """A primary whose next read is interrupted while ``interrupt`` is set."""
+
+    interrupt = False
+
+    def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        if self.interrupt:
+            raise Interrupted
+        return super().get_secret_value(
+            secret_id, version_stage=version_stage, version_id=version_id
+        )
+
+
+def test_an_interrupted_probe_is_given_back_for_the_next_request(clock: FakeClock) -> None:
+    primary = Interruptible({"k": "v"}, region=EAST)
+    source = FailoverSource(primary, [primary.replica(WEST)], clock=clock)
+    primary.fail(down())
+    source.get_secret_value("k", version_stage="AWSCURRENT")
+    clock.advance(5.0)
+    primary.interrupt = True
+    with pytest.raises(Interrupted):
+        source.get_secret_value("k", version_stage="AWSCURRENT")
+    primary.interrupt = False
+    primary.heal()
+    answer = source.get_secret_value("k", version_stage="AWSCURRENT")
+    assert answer.arn.split(":")[3] == EAST  # probed again: the step was not used up
+
+
 # -- replication lag -------------------------------------------------------------------
 class Lagging:
     """A replica that has not caught up: it answers what ``replica`` held when built."""
