@@ -139,6 +139,27 @@ def test_a_warm_key_stays_fresh_through_an_hour_long_outage_and_recovers(
     with_clients(endpoint, outage, scenario, clock=clock, ttl=300.0, jitter=0.0)
 
 
+def test_describe_mode_revalidates_through_the_replica(
+    endpoint: str, arn: str, canary: str, clock: FakeClock
+) -> None:
+    outage = Outage()
+    outage.on = False
+
+    async def scenario(cache: AsyncSecretCache) -> None:
+        first = await cache.get_secret("prod/db")
+        outage.on = True
+        clock.advance(300.0)
+        again = await cache.get_secret("prod/db")
+        assert again is first  # DescribeSecret in us-west-2 confirmed the version
+        assert cache.stats().api_calls == {"GetSecretValue": 1, "DescribeSecret": 1}
+        assert cache.stats().failovers == 1
+
+    with_clients(
+        endpoint, outage, scenario, clock=clock, ttl=300.0, jitter=0.0, revalidate="describe"
+    )
+    assert outage.attempts == {EAST: 2, WEST: 1}
+
+
 def test_a_denial_in_the_primary_is_never_failed_over(endpoint: str, arn: str) -> None:
     outage = Outage(code="AccessDeniedException")
 
