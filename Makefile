@@ -73,6 +73,7 @@ bench: $(VENV)/.bench postgres
 	$(PY) bench/compare.py
 	$(PY) bench/fleet.py
 	$(PY) bench/rotation_logins.py
+	$(PY) bench/outage.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist

@@ -340,7 +340,7 @@ def machine() -> dict[str, str]:
 
 
 def write_section(name: str, body: str) -> None:
-    """Replace one script's section of RESULTS.md (compare and fleet each own one)."""
+    """Replace one script's section of RESULTS.md (each bench script owns one)."""
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
     try:
         with open(RESULTS, encoding="utf-8") as f:
@@ -348,7 +348,8 @@ def write_section(name: str, body: str) -> None:
     except FileNotFoundError:
         text = (
             "# secretcache benchmark results\n\n"
-            "Written by `bench/compare.py` and `bench/fleet.py` (`make bench`); do not edit.\n\n"
+            "Written by `bench/compare.py`, `bench/fleet.py`, `bench/rotation_logins.py` and "
+            "`bench/outage.py` (`make bench`); do not edit.\n\n"
             "<!-- begin compare -->\n<!-- end compare -->\n\n"
             "<!-- begin fleet -->\n<!-- end fleet -->\n"
         )
@@ -361,3 +362,25 @@ def write_section(name: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     with open(RESULTS, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def script_main(
+    section: str,
+    doc: str | None,
+    quick_help: str,
+    measure: Callable[[bool], Any],
+    render: Callable[[Any, dict[str, str]], str],
+    argv: list[str] | None = None,
+) -> int:
+    """Run a simulation script: measure, print, and record its section unless --quick."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    text = render(measure(args.quick), machine())
+    print(text)
+    if not (args.quick or args.no_write):
+        write_section(section, text)
+    return 0

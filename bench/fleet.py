@@ -36,7 +36,6 @@ push it up.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import heapq
 import inspect
@@ -44,7 +43,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h
 
-from secretcache import SecretCache
+from secretcache import FailoverSource, SecretCache, SecretsManagerUnavailableError
 from secretcache.testing import FakeClock, InMemorySource
 
 SECRET = "prod/db"
@@ -70,6 +69,7 @@ class Tap:
 
     def __init__(self, shared: InMemorySource, clock: FakeClock, log: list[float]) -> None:
         self.shared = shared
+        self.region_name = shared.region_name
         self.clock = clock
         self.log = log
         self.calls = 0
@@ -124,6 +124,13 @@ class FleetResult:
     never_saw_new: int
     rotate_at: float
     wall: float
+    # The regional-outage run: the primary down over [start, end), a replica answering.
+    outage: tuple[float, float] | None = None
+    replica_calls: dict[str, int] = field(default_factory=dict)
+    outage_primary_calls: int = 0
+    outage_replica_calls: int = 0
+    outage_replica_busiest: int = 0
+    errors: int = 0
 
     @property
     def total_calls(self) -> int:
@@ -185,11 +192,14 @@ def simulate(
     revalidate: str = "get",
     start_over: float = 0.0,
     seed: int = 2024,
+    outage: tuple[float, float] | None = None,
 ) -> FleetResult:
     """Run one fleet (``rate`` requests/s per environment) and return its figures.
 
     ``cold_jitter=None`` leaves the cache's default; ``start_over`` spreads the
     environments' start uniformly over that many seconds (0: all start at t = 0).
+    ``outage``: the primary region fails over [start, end); each cache reads through a
+    ``FailoverSource`` with a replica in us-west-2.
     """
     started = time.perf_counter()
     traffic = random.Random(seed)
@@ -200,10 +210,17 @@ def simulate(
     options: dict[str, Any] = {"ttl": ttl, "jitter": jitter, "revalidate": revalidate}
     if cold_jitter is not None:
         options["cold_jitter"] = cold_jitter
-    caches = [
-        SecretCache(source=tap, clock=clock, rng=random.Random(f"{seed}/{i}"), **options)
-        for i, tap in enumerate(taps)
-    ]
+    replica_log: list[float] = []
+    replica = shared.replica("us-west-2")
+    spares = [Tap(replica, clock, replica_log) for _ in range(envs)] if outage else []
+    caches = []
+    for i, tap in enumerate(taps):
+        rng = random.Random(f"{seed}/{i}")
+        source = FailoverSource(tap, [spares[i]], clock=clock, rng=rng) if outage else tap
+        caches.append(SecretCache(source=source, clock=clock, rng=rng, **options))
+    down = (math.inf, math.inf) if outage is None else outage
+    failing = False
+    errors = 0
     cold_floor, warm_floor = _floors(
         ttl, jitter, DEFAULT_COLD_JITTER if cold_jitter is None else cold_jitter
     )
@@ -222,14 +239,24 @@ def simulate(
             clock.advance(rotate_at - clock())
             shared.rotate(SECRET, "v2")
             rotated = True
+        if failing != (down[0] <= t < down[1]):
+            failing = not failing
+            if failing:
+                shared.fail(SecretsManagerUnavailableError("down", code="InternalServiceError"))
+            else:
+                shared.heal()
         clock.advance(t - clock())
         tap = taps[i]
-        before = tap.calls
-        value = caches[i].get_secret_string(SECRET)
+        before = tap.calls + (spares[i].calls if spares else 0)
+        try:
+            value = caches[i].get_secret_string(SECRET)
+        except SecretsManagerUnavailableError:
+            errors += 1  # never with a replica answering (counted to show it)
+            value = ""
         simulated += 1
         if rotated and i not in first_new and value == "v2":
             first_new[i] = t - rotate_at
-        if tap.calls != before:
+        if tap.calls + (spares[i].calls if spares else 0) != before:
             # Loaded now: every request before t + floor is a hit; skip them, counted.
             resume = t + (cold_floor if before == 0 else warm_floor)
             skipped += rate * (min(resume, seconds) - t)
@@ -270,7 +297,18 @@ def simulate(
         never_saw_new=envs - len(first_new),
         rotate_at=rotate_at,
         wall=time.perf_counter() - started,
+        outage=outage,
+        replica_calls=dict(replica.calls),
+        outage_primary_calls=_between(log, down),
+        outage_replica_calls=_between(replica_log, down),
+        outage_replica_busiest=_busiest(replica_log, WINDOW)[0],
+        errors=errors,
     )
+
+
+def _between(times: list[float], span: tuple[float, float]) -> int:
+    """Return how many of the sorted ``times`` fall in [start, end)."""
+    return bisect.bisect_left(times, span[1]) - bisect.bisect_left(times, span[0])
 
 
 @dataclass
@@ -284,6 +322,7 @@ class Runs:
     deploy_before: FleetResult
     rolling: FleetResult
     describe: FleetResult
+    outage: FleetResult  # the primary region down for half the run, a replica answering
 
     def all(self) -> list[FleetResult]:
         """Return every run, in table order."""
@@ -315,7 +354,16 @@ def run(quick: bool = False) -> Runs:
         ),
         rolling=simulate("rolling start over 10 minutes", envs=envs, start_over=600.0, **base),
         describe=simulate('`revalidate="describe"`', envs=envs, revalidate="describe", **base),
+        outage=simulate(
+            "regional outage, `fallback_regions`", envs=envs, outage=_outage_span(base), **base
+        ),
     )
+
+
+def _outage_span(base: dict[str, Any]) -> tuple[float, float]:
+    """Return the outage of the regional-outage run: from 1/6 of the run, for half of it."""
+    seconds = float(base.get("seconds", inspect.signature(simulate).parameters["seconds"].default))
+    return seconds / 6, seconds / 6 + seconds / 2
 
 
 def _met(ok: bool) -> str:
@@ -424,9 +472,10 @@ def render(runs: Runs, info: dict[str, str]) -> str:
         f'- `revalidate="describe"` makes about as many revalidations as the defaults run '
         f"({s.calls.get('DescribeSecret', 0):,}) but they are DescribeSecret, which has its own "
         f"{QUOTA_DESCRIBE:,} TPS quota and skips KMS; GetSecretValue is called once per "
-        f"environment at start and once after the rotation "
+        f"environment at start, once after the rotation, and once every `max_stale` "
+        f"(900 s) to read the value itself (a revoked grant must be noticed) "
         f"({s.calls.get('GetSecretValue', 0):,} in all). The bill is about the same (both "
-        "are billed calls; one more GetSecretValue per environment per rotation); "
+        "are billed calls); "
         "GetSecretValue quota headroom grows by a factor of "
         f"{d.calls.get('GetSecretValue', 0) / max(1, s.calls.get('GetSecretValue', 0)):,.0f}. "
         f"Its busiest minute ({s.window_ratio:.2f}x the mean) falls in the TTL after the "
@@ -441,6 +490,8 @@ def render(runs: Runs, info: dict[str, str]) -> str:
         "Manager's rotation keeps AWSPREVIOUS valid), or use `rotation_candidate()` / "
         "`inject_secret(refresh_on=...)` on login failures.",
         "",
+        *_outage_lines(runs.outage, d),
+        "",
         "### Method",
         "",
         "Exact for API calls: t" + __doc__.split("Method (exact for API calls): t", 1)[1].strip(),
@@ -448,18 +499,42 @@ def render(runs: Runs, info: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _outage_lines(o: FleetResult, d: FleetResult) -> list[str]:
+    """Return the regional-outage subsection: what the fleet asks of each region."""
+    assert o.outage is not None
+    start, end = o.outage
+    minutes = (end - start) / 60
+    mean = o.outage_replica_calls / ((end - start) / WINDOW)
+    raised = "No read raised" if o.errors == 0 else f"**{o.errors:,} reads raised**"
+    return [
+        "### A regional outage (`fallback_regions`)",
+        "",
+        f"The same {o.envs:,} environments with the defaults, each cache reading through a "
+        f"`FailoverSource` (the primary region, then a replica in us-west-2); the primary "
+        f"fails every call from t = {start:,.0f} s to t = {end:,.0f} s ({minutes:g} minutes; the "
+        f"rotation at t = {o.rotate_at:,.0f} s falls inside it and replicates at once).",
+        "",
+        "| region | calls during the outage | busiest 60 s | mean 60 s | reads that raised |",
+        "|---|---|---|---|---|",
+        f"| primary (failing) | {o.outage_primary_calls:,} | - | "
+        f"{o.outage_primary_calls / ((end - start) / WINDOW):,.1f} | {o.errors:,} |",
+        f"| replica (us-west-2) | {o.outage_replica_calls:,} | {o.outage_replica_busiest:,} | "
+        f"{mean:,.1f} | |",
+        "",
+        f"- {raised}. The replica takes the fleet's refreshes at the rate the primary "
+        f"had ({mean:,.1f} calls a minute against {d.mean_window:,.1f} in the defaults run), "
+        "spread as before: plan the replica region's GetSecretValue quota like the "
+        "primary's. Each refresh also probes the primary once (its backoff step has run "
+        f"out by the next refresh): {o.outage_primary_calls:,} calls in the outage, one per "
+        "environment per TTL, each a connect timeout for the one request that refreshes.",
+        f"- Staleness after the rotation is unchanged (p99 {o.stale_p99:,.0f} s): the replica "
+        "carries the new version as soon as the primary does.",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Simulate, print and record."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny fleets; don't write")
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args(argv)
-    runs = run(quick=args.quick)
-    text = render(runs, h.machine())
-    print(text)
-    if not (args.quick or args.no_write):
-        h.write_section("fleet", text)
-    return 0
+    return h.script_main("fleet", __doc__, "tiny fleets; don't write", run, render, argv)
 
 
 if __name__ == "__main__":

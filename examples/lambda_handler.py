@@ -8,10 +8,13 @@ Deployed by ``examples/template.yaml`` (AWS SAM). What it shows:
 - ``@inject_secret``: the secret is read when the function is called, never at import;
 - a Powertools ``Logger`` with structured logs that name the secret, never its value;
 - typed errors turned into HTTP answers: denied -> 403, not found or scheduled for
-  deletion -> 404, Secrets Manager unavailable or throttling -> 503 with Retry-After.
+  deletion -> 404, Secrets Manager unavailable or throttling -> 503 with Retry-After;
+- a regional outage survived: the secret is replicated, and the cache reads the
+  replica when the function's own region fails (``fallback_regions``).
 
 Configuration comes from the environment: ``SECRET_ID`` (the template passes the
-secret's ARN), ``SECRETCACHE_TTL`` (seconds; read by ``SecretCache`` itself) and
+secret's ARN), ``FALLBACK_REGIONS`` (comma-separated regions holding replicas),
+``SECRETCACHE_TTL`` (seconds; read by ``SecretCache`` itself) and
 ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_LOG_LEVEL`` (read by the Logger).
 """
 
@@ -34,11 +37,12 @@ from secretcache import (
 )
 
 SECRET_ID = os.environ["SECRET_ID"]
+FALLBACK_REGIONS = tuple(r for r in os.environ.get("FALLBACK_REGIONS", "").split(",") if r)
 RETRY_AFTER_SECONDS = 5
 
 logger = Logger()
-# Built once per execution environment; no API call happens here.
-cache = SecretCache()
+# Built once per execution environment; no API call (and no client) is made here.
+cache = SecretCache(fallback_regions=FALLBACK_REGIONS)
 
 
 @inject_secret(SECRET_ID, into="credentials", transform="json", cache=cache)

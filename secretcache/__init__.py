@@ -4,6 +4,7 @@ Read ``README.md`` for the manual; the public names are re-exported here.
 """
 
 from ._cache import SecretCache, default_cache
+from ._failover import FailoverSource
 from ._models import (
     AWSCURRENT,
     AWSPENDING,
@@ -38,6 +39,7 @@ __all__ = [
     "BatchPage",
     "BotocoreSource",
     "CacheStats",
+    "FailoverSource",
     "InvalidSecretRequestError",
     "RotationEvent",
     "Secret",

@@ -18,6 +18,7 @@ from ._forksafe import ForkSafeLock
 from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
 from ._recovery import Recovery
+from ._regions import Regions
 from ._rules import secret_wide
 from ._store import Entry, Store
 from ._validate import (
@@ -33,12 +34,12 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Iterable
     from datetime import datetime
 
+    from ._models import SecretMetadata
     from .exceptions import SecretCacheError
-
-if TYPE_CHECKING:
-    import random
 
 __all__ = [
     "DEFAULT_TTL",
@@ -115,6 +116,10 @@ class CacheBase:
         self._counter_lock = ForkSafeLock()
         self._api_calls: dict[str, int] = {}
         self._rotations = 0
+        self._failovers = 0
+        # A source spanning regions (FailoverSource): set by the subclass with its source.
+        self._regions: Regions | None = None
+        self._lags: Callable[[Secret, Secret], bool] | None = None
         # (account, name, stage) -> the VersionId last reported: one event per change,
         # however many ids (name, ARN) of the secret see it.
         self._reported: dict[tuple[str | None, frozenset[str], str], str] = {}
@@ -186,9 +191,25 @@ class CacheBase:
             self._store.fail_keys(lambda k: k != key and same(k), error)
 
     # -- events and counters ---------------------------------------------------------------
+    def _use_source(self, source: object) -> None:
+        """Note whether ``source`` spans regions: its counters and lag rule then apply."""
+        self._regions = source if isinstance(source, Regions) else None
+        self._lags = self._regions.lags if self._regions is not None else None
+
     def _count(self, operation: str) -> None:
         with self._counter_lock:
             self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
+
+    def _from_fallback(self, answer: Secret | SecretMetadata) -> bool:
+        """Return True if a fallback region gave ``answer``."""
+        regions = self._regions
+        return regions is not None and regions.answered_by_fallback(answer)
+
+    def _count_failovers(self, answers: Iterable[Secret | SecretMetadata]) -> None:
+        """Count one failover if a fallback region gave any of one load's ``answers``."""
+        if any(self._from_fallback(answer) for answer in answers):
+            with self._counter_lock:
+                self._failovers += 1
 
     def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
         secret_id, stage, _ = key
@@ -244,6 +265,8 @@ class CacheBase:
         with self._counter_lock:
             api_calls = dict(self._api_calls)
             rotations = self._rotations
+            failovers = self._failovers
+        regions = self._regions
         return CacheStats(
             hits=store.hits,
             misses=store.misses,
@@ -254,6 +277,8 @@ class CacheBase:
             size=len(store),
             api_calls=api_calls,
             loads=store.loads,
+            failovers=failovers,
+            calls_by_region={} if regions is None else regions.calls_by_region(),
         )
 
     def _version_before(self, secret_id: str, version_stage: str) -> str | None:

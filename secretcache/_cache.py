@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
 from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
+from ._failover import FailoverSource, build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
-from ._source import BotocoreSource, SecretSource
+from ._source import BotocoreSource
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from ._refresher import RefreshAhead
+    from ._source import SecretSource
     from ._store import Entry, Load, Ticket
 
 __all__ = [
@@ -41,6 +43,8 @@ class SecretCache(CacheBase):
     Fresh reads come from memory with no lock and no API call; an expired entry is
     revalidated by one caller while the others keep reading it (within ``max_stale``);
     a changed VersionId behind a stage is a rotation, reported to ``on_rotation``.
+    ``fallback_regions`` (or ``fallback_clients``) read replicas in other regions while
+    the primary region fails transiently (``FailoverSource``).
     """
 
     def __init__(
@@ -59,11 +63,16 @@ class SecretCache(CacheBase):
         on_rotation: RotationCallback | None = None,
         refresh_ahead: bool = False,
         source: SecretSource | None = None,
+        fallback_regions: Sequence[str] = (),
+        fallback_clients: Sequence[SecretsManagerClient] = (),
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
+        regions, clients = check_fallbacks(
+            fallback_regions, fallback_clients, client=client, source=source
+        )
         super().__init__(
             ttl=ttl,
             jitter=jitter,
@@ -75,7 +84,17 @@ class SecretCache(CacheBase):
             rng=rng,
             on_rotation=on_rotation,
         )
-        self._source: SecretSource = source or BotocoreSource(client, session)
+        self._source: SecretSource = source or build_source(
+            BotocoreSource,
+            FailoverSource,
+            client,
+            session,
+            regions,
+            clients,
+            clock=self._clock,
+            rng=rng,
+        )
+        self._use_source(self._source)
         self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
         self._refresher_lock = ForkSafeLock()
@@ -184,7 +203,9 @@ class SecretCache(CacheBase):
             describe=self._revalidate == "describe",
             describe_denied=self._describe_denied,
             must_read=must_read or self._must_read(ticket.entry),
+            lags=self._lags,
         )
+        answers: list[Secret | SecretMetadata] = []
         try:
             request = next(plan)
             while True:
@@ -201,10 +222,12 @@ class SecretCache(CacheBase):
                 except SecretCacheError as exc:
                     step = partial(plan.throw, exc)
                 else:
+                    answers.append(result)
                     step = partial(plan.send, result)
                 try:
                     request = step()
                 except StopIteration as done:
+                    self._count_failovers(answers)
                     return done.value  # type: ignore[no-any-return]
         except SecretCacheError as exc:
             self._on_terminal(ticket.key, exc)

@@ -124,7 +124,15 @@ class CacheStats:
         size: values cached now.
         api_calls: AWS operation name -> calls made, e.g.
             ``{"GetSecretValue": 3, "DescribeSecret": 1}`` (botocore's own retries of
-            one call are one call here).
+            one call are one call here). With fallback regions, a call the primary
+            fails and a fallback then answers counts once here, and once in each of
+            the two regions in ``calls_by_region``.
+        failovers: loads a fallback region answered (the primary failed or was backing
+            off), and values a fallback's ``prefetch`` batch read, one each. Always 0
+            without ``fallback_regions``/``fallback_clients``.
+        calls_by_region: region -> API calls made there, e.g.
+            ``{"us-east-1": 12, "us-west-2": 40}``, every operation and every attempt
+            at failing over included. Empty without fallback regions.
     """
 
     hits: int
@@ -136,3 +144,5 @@ class CacheStats:
     size: int
     api_calls: dict[str, int]
     loads: int = 0
+    failovers: int = 0
+    calls_by_region: dict[str, int] = field(default_factory=dict)

@@ -8,7 +8,8 @@ with awaits. The rules:
 
 - every value returned is stored fresh for AWSCURRENT (a rotation is reported as usual),
   unless a newer value was stored while the batch was out (a load sent after it
-  landed first), or invalidate() covered the id meanwhile: the mapping then holds what
+  landed first), or invalidate() covered the id meanwhile, or it is a fallback
+  region's replica that lags behind the version cached: the mapping then holds what
   the cache keeps, and an older answer never replaces a newer one;
 - every per-id error is typed, remembered for its backoff step like a failed get, and
   returned in the mapping (one that speaks for the whole secret, like a deletion, also
@@ -38,6 +39,7 @@ from .exceptions import SecretAccessDeniedError, SecretCacheError
 
 if TYPE_CHECKING:
     from ._cache import SecretCache
+    from ._revalidate import Lags
     from ._source import BatchPage
     from .aio import AsyncSecretCache
 
@@ -75,6 +77,7 @@ def plan_prefetch(
     secret_ids: Iterable[str] | None,
     filters: Sequence[Mapping[str, Any]] | None,
     on_terminal: OnTerminal,
+    lags: Lags | None = None,
 ) -> PrefetchPlan:
     """Check the arguments now; return the plan that warms ``store`` with them."""
     if (secret_ids is None) == (filters is None):
@@ -83,17 +86,17 @@ def plan_prefetch(
         if isinstance(secret_ids, (str, bytes)):
             raise TypeError("secret_ids must be an iterable of ids, not a single string")
         ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        return _by_ids(store, ids, on_terminal)
+        return _by_ids(store, ids, on_terminal, lags)
     assert filters is not None
     if isinstance(filters, (str, bytes, Mapping)) or not all(
         isinstance(f, Mapping) for f in filters
     ):
         raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
-    return _by_filters(store, tuple(filters), on_terminal)
+    return _by_filters(store, tuple(filters), on_terminal, lags)
 
 
 def _by_ids(
-    store: Store[Key, Secret], ids: tuple[str, ...], on_terminal: OnTerminal
+    store: Store[Key, Secret], ids: tuple[str, ...], on_terminal: OnTerminal, lags: Lags | None
 ) -> PrefetchPlan:
     results: Results = {}
     batch_denied = False
@@ -115,7 +118,7 @@ def _by_ids(
                 raise
             else:
                 assert not isinstance(page, dict)
-                _absorb(store, token, page, results, frozenset(chunk), on_terminal)
+                _absorb(store, token, page, results, frozenset(chunk), on_terminal, lags)
         missing = tuple(sid for sid in chunk if sid not in results)
         if missing:
             # Denied batch, or ids the batch answered under another name (a partial ARN).
@@ -126,7 +129,10 @@ def _by_ids(
 
 
 def _by_filters(
-    store: Store[Key, Secret], filters: tuple[Mapping[str, Any], ...], on_terminal: OnTerminal
+    store: Store[Key, Secret],
+    filters: tuple[Mapping[str, Any], ...],
+    on_terminal: OnTerminal,
+    lags: Lags | None,
 ) -> PrefetchPlan:
     results: Results = {}
     next_token: str | None = None
@@ -138,7 +144,7 @@ def _by_filters(
             store.end_batch(token)
             raise
         assert not isinstance(page, dict)
-        _absorb(store, token, page, results, None, on_terminal)
+        _absorb(store, token, page, results, None, on_terminal, lags)
         next_token = page.next_token
         if not next_token:
             return results
@@ -151,6 +157,7 @@ def _absorb(
     results: Results,
     asked: frozenset[str] | None,
     on_terminal: OnTerminal,
+    lags: Lags | None,
 ) -> None:
     try:
         for secret in page.secrets:
@@ -158,8 +165,12 @@ def _absorb(
                 continue  # answered under another name: the id asked is read singly
             key: Key = (secret.secret_id, AWSCURRENT, None)
             current = store.data.get(key)
-            if current is not None and current.value == secret:
-                secret = current.value  # same version: keep the object and its parsed JSON
+            if current is not None and (
+                current.value == secret or (lags is not None and lags(secret, current.value))
+            ):
+                # The same version (keep the object and its parsed JSON), or a fallback
+                # region's replica that has not caught up with the version cached.
+                secret = current.value
             try:
                 results[secret.secret_id] = store.put(key, Load(secret), token)
             except SecretCacheError as exc:  # a later read was denied: that stands
@@ -181,7 +192,7 @@ def prefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
-    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal)
+    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal, cache._lags)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:
@@ -201,6 +212,8 @@ def prefetch(
         except SecretCacheError as exc:
             step = partial(plan.throw, exc)
         else:
+            for secret in page.secrets:  # each value a fallback region read: a failover
+                cache._count_failovers((secret,))
             step = partial(plan.send, page)
 
 
@@ -217,7 +230,7 @@ async def aprefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (awaiting); single reads of a fallback run concurrently."""
-    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal)
+    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal, cache._lags)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:
@@ -239,6 +252,8 @@ async def aprefetch(
         except SecretCacheError as exc:
             step = partial(plan.throw, exc)
         else:
+            for secret in page.secrets:  # each value a fallback region read: a failover
+                cache._count_failovers((secret,))
             step = partial(plan.send, page)
 
 

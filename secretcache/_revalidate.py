@@ -14,12 +14,15 @@ awaiting one, and both follow the same rules:
   "get" for that secret, for good and silently. But a value confirmed only by
   DescribeSecret for too long (``must_read``: the cache decides the bound) is read
   again with GetSecretValue, so a revoked GetSecretValue grant or a disabled KMS key
-  is noticed in describe mode too.
+  is noticed in describe mode too;
+- an answer that ``lags`` behind the cached version (a fallback region's replica that
+  has not caught up with a rotation yet) keeps the cached version: a failover never
+  moves a stage back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 from ._models import Secret, SecretMetadata
@@ -29,7 +32,7 @@ from .exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFo
 if TYPE_CHECKING:
     from ._bounded import BoundedSet
 
-__all__ = ["Describe", "Get", "Plan", "Request", "plan_load"]
+__all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load"]
 
 
 class Get:
@@ -57,6 +60,8 @@ class Describe:
 
 Request = Get | Describe
 Plan = Generator[Request, Secret | SecretMetadata, Load[Secret]]
+#: (answer, cached) -> True when the answer is a replica's older version (see _regions).
+Lags = Callable[[Secret, Secret], bool]
 
 
 def plan_load(
@@ -66,6 +71,7 @@ def plan_load(
     describe: bool,
     describe_denied: BoundedSet[str],
     must_read: bool = False,
+    lags: Lags | None = None,
 ) -> Plan:
     """Yield the calls that load ``key``; return what to store."""
     secret_id, stage, version_id = key
@@ -81,15 +87,27 @@ def plan_load(
             describe_denied.add(secret_id)
         else:
             assert isinstance(meta, SecretMetadata)
-            return (yield from _after_describe(secret_id, stage, previous, meta))
+            return (yield from _after_describe(secret_id, stage, previous, meta, lags))
     fetched = yield Get(secret_id, stage, None)
     assert isinstance(fetched, Secret)
-    if previous is not None and fetched == previous:
-        return Load(previous)  # same version: keep the object and its parsed JSON
-    return Load(fetched)
+    return _settle(previous, fetched, lags)
 
 
-def _after_describe(secret_id: str, stage: str, previous: Secret, meta: SecretMetadata) -> Plan:
+def _settle(
+    previous: Secret | None, fetched: Secret, lags: Lags | None, fresh_cap: float | None = None
+) -> Load[Secret]:
+    """Return what to store after reading ``fetched`` where ``previous`` was cached."""
+    if previous is not None:
+        if fetched == previous:
+            return Load(previous, fresh_cap)  # same version: keep the object and its JSON
+        if lags is not None and lags(fetched, previous):
+            return Load(previous, fresh_cap, reused=True)  # a replica not caught up yet
+    return Load(fetched, fresh_cap)
+
+
+def _after_describe(
+    secret_id: str, stage: str, previous: Secret, meta: SecretMetadata, lags: Lags | None
+) -> Plan:
     if meta.deleted:
         raise SecretDeletedError(
             "the secret is scheduled for deletion",
@@ -111,4 +129,4 @@ def _after_describe(secret_id: str, stage: str, previous: Secret, meta: SecretMe
         return Load(previous, meta.rotates_in, reused=True)
     fetched = yield Get(secret_id, None, current)
     assert isinstance(fetched, Secret)
-    return Load(fetched, meta.rotates_in)
+    return _settle(previous, fetched, lags, meta.rotates_in)

@@ -35,6 +35,7 @@ __all__ = [
     "build_client",
     "drop_connections",
     "get_request",
+    "one_attempt",
     "secret_from_response",
 ]
 
@@ -184,15 +185,31 @@ CLIENT_SETTINGS: dict[str, Any] = {
 }
 
 
-def build_client(session: boto3.Session | None = None) -> SecretsManagerClient:
-    """Build the default client: standard retries, short timeouts, our user agent."""
+def build_client(
+    session: boto3.Session | None = None, region_name: str | None = None
+) -> SecretsManagerClient:
+    """Build the default client: standard retries, short timeouts, our user agent.
+
+    ``region_name`` replaces the session's region (a fallback region's client).
+    """
     import boto3
     from botocore.config import Config
 
     config = Config(**CLIENT_SETTINGS)
     factory = session if session is not None else boto3.session.Session()
     with mapping_errors():
-        return factory.client("secretsmanager", config=config)
+        return factory.client("secretsmanager", config=config, region_name=region_name)
+
+
+def one_attempt(client: Any) -> None:
+    """Make a client secretcache built send each request once: botocore retries nothing.
+
+    For a primary region with fallbacks: a fallback is its retry, so an outage costs
+    one connect timeout per call instead of three plus botocore's sleeps. botocore
+    (and aiobotocore) register their standard retry handler under this id.
+    """
+    event = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.unregister(f"needs-retry.{event}", unique_id=f"retry-config-{event}")
 
 
 class BotocoreSource:
@@ -201,15 +218,27 @@ class BotocoreSource:
     A client built here is built again after credentials trouble that a new client
     can cure (expired temporary credentials, a credentials file written since), and in
     a forked child. A client passed in is the caller's: in a forked child only its
-    inherited connection pool is dropped.
+    inherited connection pool is dropped. ``region_name`` builds the client for that
+    region instead of the session's (a fallback region); ``single_attempt`` makes it
+    send each request once (a primary region whose fallbacks are its retries).
     """
 
     def __init__(
-        self, client: SecretsManagerClient | None = None, session: boto3.Session | None = None
+        self,
+        client: SecretsManagerClient | None = None,
+        session: boto3.Session | None = None,
+        *,
+        region_name: str | None = None,
+        single_attempt: bool = False,
     ) -> None:
+        if client is not None and region_name is not None:
+            raise TypeError("region_name is for a client built here; a client has its own")
         self._client = client
         self._owned = client is None
         self._session = session
+        self._region_name = region_name
+        # A primary region with fallbacks: the client built here tries each call once.
+        self._single_attempt = single_attempt
         self._lock = ForkSafeLock()
         if client is not None:
             _install_scrubber()
@@ -222,10 +251,20 @@ class BotocoreSource:
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = build_client(self._session)
+                    built = build_client(self._session, self._region_name)
+                    if self._single_attempt:
+                        one_attempt(built)
+                    self._client = built
                     _install_scrubber()
                 client = self._client
         return client
+
+    @property
+    def region_name(self) -> str | None:
+        """Return the region this source reads in (building the client if need be)."""
+        if self._region_name is not None:
+            return self._region_name
+        return self.client.meta.region_name
 
     def _renew_after(self, error: SecretCacheError, client: SecretsManagerClient) -> None:
         """Drop a client we built whose credentials failed, so the next call builds one."""

@@ -20,8 +20,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from . import _forksafe, _parse
+from ._aio_failover import AsyncFailoverSource
 from ._base import CacheBase, Key, RotationCallback, make_key
 from ._errors import mapping_errors
+from ._failover import build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
@@ -34,6 +36,7 @@ from ._source import (
     batch_request,
     get_request,
     metadata_from_response,
+    one_attempt,
     secret_from_response,
 )
 from ._store import Entry, Load, Store, Ticket
@@ -48,7 +51,13 @@ if TYPE_CHECKING:
 
     _FlightLike = _Flight[Any]
 
-__all__ = ["AioBotocoreSource", "AsyncSecretCache", "AsyncSecretSource", "build_async_client"]
+__all__ = [
+    "AioBotocoreSource",
+    "AsyncFailoverSource",
+    "AsyncSecretCache",
+    "AsyncSecretSource",
+    "build_async_client",
+]
 
 log = logging.getLogger("secretcache")
 
@@ -82,7 +91,9 @@ class AsyncSecretSource(Protocol):
         ...
 
 
-async def build_async_client(session: Any, stack: contextlib.AsyncExitStack) -> Any:
+async def build_async_client(
+    session: Any, stack: contextlib.AsyncExitStack, region_name: str | None = None
+) -> Any:
     """Build the default aiobotocore client on ``stack``: as ``_source.build_client``."""
     from aiobotocore.config import AioConfig
 
@@ -93,7 +104,7 @@ async def build_async_client(session: Any, stack: contextlib.AsyncExitStack) -> 
     config = AioConfig(**CLIENT_SETTINGS)
     with mapping_errors():
         return await stack.enter_async_context(
-            session.create_client("secretsmanager", config=config)
+            session.create_client("secretsmanager", config=config, region_name=region_name)
         )
 
 
@@ -142,12 +153,24 @@ class AioBotocoreSource:
     A client passed in is used as it is (it belongs to the loop it was made in) and
     stays the caller's to close. A client built here belongs to one event loop: each
     loop that reads gets its own, closed by ``aclose()`` in that loop or, at the latest,
-    when asyncio.run() ends the loop.
+    when asyncio.run() ends the loop. ``region_name`` and ``single_attempt``: as
+    ``BotocoreSource``'s.
     """
 
-    def __init__(self, client: Any = None, session: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any = None,
+        session: Any = None,
+        *,
+        region_name: str | None = None,
+        single_attempt: bool = False,
+    ) -> None:
+        if client is not None and region_name is not None:
+            raise TypeError("region_name is for a client built here; a client has its own")
         self._given = client
         self._session = session
+        self._region_name = region_name
+        self._single_attempt = single_attempt
         self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._lock = ForkSafeLock()  # loops in several threads share the map
         # Clients inherited across a fork: never used again, kept so that collecting
@@ -183,7 +206,9 @@ class AioBotocoreSource:
             async with state.building:
                 if state.client is None:
                     stack = contextlib.AsyncExitStack()
-                    client = await build_async_client(self._session, stack)
+                    client = await build_async_client(self._session, stack, self._region_name)
+                    if self._single_attempt:
+                        one_attempt(client)
                     state.stack = stack
                     closer = _close_with_loop(self, loop, state)
                     await closer.__anext__()  # started here: the loop will close it
@@ -191,6 +216,17 @@ class AioBotocoreSource:
                     state.client = client
                     _install_scrubber()
         return state.client
+
+    @property
+    def region_name(self) -> str | None:
+        """Return the region this source reads in (None until a client is known)."""
+        if self._region_name is not None:
+            return self._region_name
+        if self._given is not None:
+            return self._given.meta.region_name  # type: ignore[no-any-return]
+        with self._lock:
+            built = [s.client for s in self._loops.values() if s.client is not None]
+        return built[0].meta.region_name if built else None
 
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
@@ -254,7 +290,9 @@ class AsyncSecretCache(CacheBase):
     The same API and rules as ``SecretCache`` with coroutines: a fresh read awaits
     nothing and calls nothing; concurrent reads of a missing or expired key share one
     load task; transient failures serve stale values with backoff, terminal ones drop
-    them. Use ``async with AsyncSecretCache() as cache:`` or ``await cache.aclose()``.
+    them; ``fallback_regions``/``fallback_clients`` fail over to replicas in other
+    regions (``AsyncFailoverSource``). Use ``async with AsyncSecretCache() as cache:``
+    or ``await cache.aclose()``.
     """
 
     def __init__(
@@ -272,9 +310,14 @@ class AsyncSecretCache(CacheBase):
         rng: random.Random | None = None,
         on_rotation: RotationCallback | None = None,
         source: AsyncSecretSource | None = None,
+        fallback_regions: Sequence[str] = (),
+        fallback_clients: Sequence[Any] = (),
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
+        regions, clients = check_fallbacks(
+            fallback_regions, fallback_clients, client=client, source=source
+        )
         super().__init__(
             ttl=ttl,
             jitter=jitter,
@@ -286,7 +329,17 @@ class AsyncSecretCache(CacheBase):
             rng=rng,
             on_rotation=on_rotation,
         )
-        self._source: AsyncSecretSource = source or AioBotocoreSource(client, session)
+        self._source: AsyncSecretSource = source or build_source(
+            AioBotocoreSource,
+            AsyncFailoverSource,
+            client,
+            session,
+            regions,
+            clients,
+            clock=self._clock,
+            rng=rng,
+        )
+        self._use_source(self._source)
         # asyncio keeps only weak references to tasks: hold the loads until they end.
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -416,7 +469,9 @@ class AsyncSecretCache(CacheBase):
             describe=self._revalidate == "describe",
             describe_denied=self._describe_denied,
             must_read=must_read or self._must_read(ticket.entry),
+            lags=self._lags,
         )
+        answers: list[Secret | SecretMetadata] = []
         try:
             request = next(plan)
             while True:
@@ -433,10 +488,12 @@ class AsyncSecretCache(CacheBase):
                 except SecretCacheError as exc:
                     step = partial(plan.throw, exc)
                 else:
+                    answers.append(result)
                     step = partial(plan.send, result)
                 try:
                     request = step()
                 except StopIteration as done:
+                    self._count_failovers(answers)
                     return done.value  # type: ignore[no-any-return]
         except SecretCacheError as exc:
             self._on_terminal(ticket.key, exc)

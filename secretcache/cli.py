@@ -1,6 +1,7 @@
 """The ``secretcache`` command: ``demo``, ``check``, ``get`` and ``policy``.
 
-``check`` tells who you are and whether you can read a secret, with its metadata;
+``check`` tells who you are and whether you can read a secret, with its metadata
+and whether each replica region answers;
 ``get`` reads one value through a ``SecretCache``, masked unless ``--reveal``;
 ``policy`` prints the least-privilege IAM policy for the features you use. Exit
 codes: 0 readable, 1 not readable (denied, not found, deleted, ...), 2 usage or
@@ -150,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=_para(
             "Report the caller's identity (STS GetCallerIdentity), whether it can read the "
             "secret (GetSecretValue), and what DescribeSecret tells: ARN, versions and "
-            "stages, rotation, scheduled deletion, KMS key. Never prints the value."
+            "stages, rotation, scheduled deletion, KMS key, and each replica region: its "
+            "replication status and whether it answers. Never prints the value."
         ),
         epilog=(
             "examples:\n  secretcache check prod/db\n"
@@ -254,14 +256,16 @@ def _valid(check: Callable[[Any], str], value: object) -> None:
 # -- AWS clients --------------------------------------------------------------------
 
 
-def _clients(args: argparse.Namespace) -> tuple[SecretsManagerClient, STSClient, str]:
-    """Build Secrets Manager and STS clients from the common options."""
+def _clients(
+    args: argparse.Namespace, region: str | None = None
+) -> tuple[SecretsManagerClient, STSClient, str]:
+    """Build Secrets Manager and STS clients from the common options (or in ``region``)."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
     try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        session = boto3.Session(profile_name=args.profile, region_name=region or args.region)
     except BotoCoreError as exc:  # ProfileNotFound and friends
         raise UsageError(str(exc)) from exc
     region = session.region_name
@@ -350,7 +354,8 @@ def _whoami(sts: STSClient, out: TextIO) -> None:
     _row(out, "caller", f"{identity['Arn']}  (account {identity['Account']})")
 
 
-def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> None:
+def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> Mapping[str, Any]:
+    """Print what DescribeSecret tells; return its response (empty if it failed)."""
     from ._errors import mapping_errors
 
     try:
@@ -358,7 +363,7 @@ def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> None:
             meta: Mapping[str, Any] = sm.describe_secret(SecretId=secret_id)
     except SecretCacheError as exc:
         _row(out, "metadata", f"DescribeSecret failed: {describe_error(exc)}")
-        return
+        return {}
     _row(out, "name", meta.get("Name", "-"))
     _row(out, "ARN", meta.get("ARN", "-"))
     if meta.get("Description"):
@@ -400,6 +405,47 @@ def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> None:
         meta.get("KmsKeyId") or "aws/secretsmanager (the AWS managed key)",
     )
     _row(out, "last changed", _when(meta.get("LastChangedDate")))
+    return meta
+
+
+def _replicas(
+    args: argparse.Namespace, meta: Mapping[str, Any], here: Secret | None, out: TextIO
+) -> None:
+    """Print the secret's replica regions: replication status, and whether each answers."""
+    primary = meta.get("PrimaryRegion")
+    if primary:
+        answers = _answers_in(args, str(primary), here)
+        _row(out, "primary", f"{primary} (this region holds a replica); {answers}")
+    statuses = meta.get("ReplicationStatus") or []
+    if not statuses:
+        if meta and not primary:
+            _row(out, "replicas", "none")
+        return
+    label = "replicas"
+    for status in statuses:
+        region = str(status.get("Region", "?"))
+        state = f"{status.get('Status', '?')} ({_one_line(str(status.get('StatusMessage', '')))})"
+        _row(out, label, f"{region}  {state}; {_answers_in(args, region, here)}")
+        label = ""
+
+
+def _answers_in(args: argparse.Namespace, region: str, here: Secret | None) -> str:
+    """Read AWSCURRENT in ``region`` (the ARN rewritten for it); say how it went."""
+    from ._regions import in_region
+    from ._source import BotocoreSource
+
+    asked = in_region(here.arn if here is not None and here.arn else args.secret_id, region)
+    try:
+        client = _clients(args, region)[0]
+        there = BotocoreSource(client).get_secret_value(asked, version_stage=AWSCURRENT)
+    except UsageError as exc:
+        return f"answers: not checked ({exc})"
+    except SecretCacheError as exc:
+        return f"answers: NO: {describe_error(exc)}"
+    if here is None:
+        return f"answers: yes, {there.version_id} (AWSCURRENT)"
+    same = "the same version" if there.version_id == here.version_id else "ANOTHER version"
+    return f"answers: yes, {there.version_id} (AWSCURRENT), {same} as here"
 
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -411,6 +457,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"secretcache check {args.secret_id}", file=out)
     _row(out, "region", where)
     _whoami(sts, out)
+    here: Secret | None = None
     with SecretCache(client=sm, jitter=0.0) as cache:
         try:
             secret = cache.get_secret(args.secret_id)
@@ -427,8 +474,9 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"yes: GetSecretValue returned {secret.version_id} ({stages}), "
                 f"{_shape(secret.value)}",
             )
-            failure = None
-    _metadata(sm, args.secret_id, out)
+            failure, here = None, secret
+    meta = _metadata(sm, args.secret_id, out)
+    _replicas(args, meta, here, out)
     if failure is None:
         print(f"result: {args.secret_id} is readable", file=out)
         return EXIT_OK

@@ -319,7 +319,8 @@ class InMemorySource:
 
     ``calls`` counts API calls by AWS operation name; ``fail(error, secret_id)``
     makes reads of one secret raise ``error`` until ``heal()``; ``latency`` (seconds,
-    really slept) widens race windows in concurrency tests.
+    really slept) widens race windows in concurrency tests; ``replica(region)`` is the
+    same secrets in another region (for ``FailoverSource``).
     """
 
     def __init__(
@@ -400,7 +401,11 @@ class InMemorySource:
                 self._rotates_in[name] = seconds_from_now
 
     def fail(self, error: SecretCacheError, secret_id: str | None = None) -> None:
-        """Raise ``error`` (a copy) on every read of ``secret_id`` (None: of any secret)."""
+        """Raise ``error`` (a copy) on every read of ``secret_id`` (None: of any secret).
+
+        With None the whole service fails: a batch call raises it too, where a failure
+        of one secret is that secret's entry in the batch's errors.
+        """
         with self._lock:
             self._failures[secret_id] = error
 
@@ -408,6 +413,23 @@ class InMemorySource:
         """Stop failing."""
         with self._lock:
             self._failures.clear()
+
+    # -- regions ---------------------------------------------------------------------
+    @property
+    def region_name(self) -> str:
+        """Return the region this source stands for (its ARNs name it)."""
+        return self._region
+
+    def replica(self, region: str) -> InMemorySource:
+        """Return a replica of every secret here in ``region``: the same VersionIds.
+
+        Replication is instant (as in moto): a version put here is there at once. The
+        replica counts its own ``calls`` and has its own ``fail()``.
+        """
+        twin = InMemorySource(latency=self.latency, region=region, account=self._account)
+        twin._versions, twin._deleted = self._versions, self._deleted
+        twin._rotates_in, twin._lock, twin._ids = self._rotates_in, self._lock, self._ids
+        return twin
 
     # -- the SecretSource protocol -----------------------------------------------------
     def _check(self, operation: str, secret_id: str) -> None:
@@ -492,6 +514,9 @@ class InMemorySource:
         self._call("BatchGetSecretValue")
         with self._lock:
             names = list(secret_ids) if secret_ids is not None else sorted(self._versions)
+            everything = self._failures.get(None)
+        if everything is not None:  # the whole service fails, not one secret
+            raise _copy_error(everything, None)
         if secret_ids is None:
             start = int(next_token or 0)
             page_names, more = names[start : start + 20], start + 20 < len(names)
@@ -512,7 +537,7 @@ class InMemorySource:
         return BatchPage(secrets, errors, token)
 
 
-def _copy_error(error: SecretCacheError, secret_id: str) -> SecretCacheError:
+def _copy_error(error: SecretCacheError, secret_id: str | None) -> SecretCacheError:
     return type(error)(
         error.message,
         secret_id=secret_id,

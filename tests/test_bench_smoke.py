@@ -42,6 +42,11 @@ def fleet() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def outage() -> ModuleType:
+    return _load("outage")
+
+
+@pytest.fixture(scope="module")
 def quick_results(compare: ModuleType) -> Any:
     return compare.measure(quick=True)
 
@@ -101,6 +106,36 @@ def test_fleet_runs_every_fleet(fleet: ModuleType) -> None:
     text = fleet.render(runs, fleet.h.machine())
     assert "What this means for sizing" in text
     assert "| busiest / mean 60 s window after 2 TTLs |" in text
+
+
+def test_fleet_regional_outage_is_served_by_the_replica(fleet: ModuleType) -> None:
+    result = fleet.simulate(
+        "outage", envs=20, seconds=900.0, rotate_at=300.0, outage=(150.0, 600.0)
+    )
+    assert result.errors == 0
+    assert result.never_saw_new == 0  # the rotation replicated during the outage
+    assert result.outage_replica_calls > 0
+    assert result.replica_calls["GetSecretValue"] == result.outage_replica_calls
+    # One probe of the primary per refresh: as many as the replica answered.
+    assert result.outage_primary_calls == result.outage_replica_calls
+
+
+def test_outage_serves_every_read_with_a_fallback_and_not_without(outage: ModuleType) -> None:
+    one, two = outage.run(quick=True)
+    assert not one.fallback
+    assert two.fallback
+    assert two.served_share == 1.0
+    assert two.errors == two.stale == 0
+    assert two.calls(outage.WEST) >= 1
+    assert two.primary_calls_per_key_hour <= outage.TARGET_PRIMARY_CALLS
+    assert all(cold.served and cold.took <= outage.TARGET_COLD for cold in two.cold)
+    assert one.calls(outage.WEST) == 0
+    assert one.stale > 0  # a 10-minute outage stays within max_stale
+    assert not any(cold.served for cold in one.cold)  # no value for a cold key
+    assert one.attempts(outage.EAST) > one.calls(outage.EAST)  # botocore's retries
+    assert two.attempts(outage.EAST) == two.calls(outage.EAST)  # one attempt each
+    text = outage.render([one, two], outage.h.machine())
+    assert "| reads served during the outage |" in text
 
 
 def test_results_sections_are_replaced_independently(

@@ -1,0 +1,171 @@
+"""FailoverSource: a SecretSource over a primary region's source and fallbacks in others.
+
+Secrets Manager replicates a secret to other regions (same name, same VersionIds, an
+ARN that differs only in its region). This source reads through the primary's source
+and, when it fails transiently, through each fallback in order, by the rules of
+``_regions``; the caches and the store never see a region. ``SecretCache(...,
+fallback_regions=...)`` builds one; build one yourself to compose other sources.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._regions import Regions, Trip
+from .exceptions import SecretCacheError
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable, Mapping, Sequence
+
+    from ._models import Secret, SecretMetadata
+    from ._source import BatchPage, SecretSource
+
+__all__ = ["FailoverSource", "build_source", "check_fallbacks"]
+
+T = TypeVar("T")
+
+
+class FailoverSource(Regions):
+    """A SecretSource that asks ``primary`` first and ``fallbacks`` when it is down.
+
+    A request the primary fails transiently (unavailable, 5xx, timeouts, connection
+    errors, throttling) is asked of each fallback in order; the first answer wins.
+    While the primary backs off (1 s doubling to 60 s on ``clock``), requests go
+    straight to the fallbacks, but for one probe of the primary per backoff step. Any
+    other error of the primary is raised as it is: never failed over. An ARN asked is
+    rewritten for each fallback's region (its ``region_name``); the answer keeps the
+    id asked as ``secret_id`` and the answering region's ``arn``.
+    """
+
+    def __init__(
+        self,
+        primary: SecretSource,
+        fallbacks: Sequence[SecretSource],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(primary, fallbacks, clock=clock, rng=rng)
+
+    def _ask(self, trip: Trip, call: Callable[[int], T]) -> T:
+        while (index := trip.next()) is not None:
+            try:
+                answer = call(index)
+            except SecretCacheError as exc:
+                trip.failed(index, exc)
+                continue
+            except BaseException:
+                trip.abandon(index)
+                raise
+            trip.answered(index)
+            return answer
+        raise trip.error()
+
+    def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Call GetSecretValue in the first region that answers."""
+
+        def call(index: int) -> Secret:
+            return self.as_asked(
+                self.sources[index].get_secret_value(
+                    self.asked(index, secret_id),
+                    version_stage=version_stage,
+                    version_id=version_id,
+                ),
+                secret_id,
+            )
+
+        return self._ask(self.trip(secret_id, version_stage, version_id), call)
+
+    def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Call DescribeSecret in the first region that answers."""
+
+        def call(index: int) -> SecretMetadata:
+            source: SecretSource = self.sources[index]
+            return source.describe_secret(self.asked(index, secret_id))
+
+        return self._ask(self.trip(secret_id), call)
+
+    def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Call BatchGetSecretValue in the first region that answers (later pages: the same)."""
+        only, token = self.token_origin(next_token)
+        trip = self.trip(only=only)
+
+        def call(index: int) -> BatchPage:
+            source: SecretSource = self.sources[index]
+            page = source.batch_get_secret_value(
+                secret_ids=self.batch_ids(index, secret_ids), filters=filters, next_token=token
+            )
+            return self.page_as_asked(index, page, secret_ids, trip)
+
+        return self._ask(trip, call)
+
+
+def check_fallbacks(
+    fallback_regions: Any, fallback_clients: Any, *, client: Any, source: Any
+) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Check a cache's fallback arguments; return them as tuples (TypeError/ValueError)."""
+    regions = _sequence("fallback_regions", fallback_regions)
+    clients = _sequence("fallback_clients", fallback_clients)
+    for region in regions:
+        if not isinstance(region, str):
+            raise TypeError(f"a fallback region must be a str, not {type(region).__name__}")
+        if not region.strip() or region != region.strip():
+            raise ValueError(f"{region!r} is not a region name")
+    if len(set(regions)) != len(regions):
+        raise ValueError(f"fallback_regions names a region twice: {regions!r}")
+    if regions and clients:
+        raise TypeError("pass fallback_regions or fallback_clients, not both")
+    if source is not None and (regions or clients):
+        raise TypeError(
+            "a source= reads where it reads: compose failover with FailoverSource instead"
+        )
+    if client is not None and regions:
+        raise TypeError(
+            "fallback_regions builds clients from session= (or the default credentials), "
+            "not from a client=: pass ready clients as fallback_clients"
+        )
+    return regions, clients
+
+
+def _sequence(name: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence, e.g. ({value!r},), not a single string")
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence, not {type(value).__name__}") from None
+
+
+def build_source(
+    region_source: Callable[..., Any],
+    failover: Callable[..., Any],
+    client: Any,
+    session: Any,
+    regions: tuple[str, ...],
+    clients: tuple[Any, ...],
+    *,
+    clock: Callable[[], float],
+    rng: random.Random | None,
+) -> Any:
+    """Return a cache's source: one region's, or ``failover`` over several regions'.
+
+    ``region_source`` is BotocoreSource or AioBotocoreSource; ``failover`` is
+    FailoverSource or AsyncFailoverSource.
+    """
+    fallbacks = [region_source(session=session, region_name=r) for r in regions]
+    fallbacks += [region_source(c) for c in clients]
+    if not fallbacks:
+        return region_source(client, session)
+    # A primary built here sends each request once: its fallbacks are its retries.
+    primary = region_source(client, session, single_attempt=client is None)
+    return failover(primary, fallbacks, clock=clock, rng=rng)
