@@ -43,8 +43,33 @@ class SecretCache(CacheBase):
     Fresh reads come from memory with no lock and no API call; an expired entry is
     revalidated by one caller while the others keep reading it (within ``max_stale``);
     a changed VersionId behind a stage is a rotation, reported to ``on_rotation``.
-    ``fallback_regions`` (or ``fallback_clients``) read replicas in other regions while
-    the primary region fails transiently (``FailoverSource``).
+
+    Args:
+        client: a boto3 (or botocore) Secrets Manager client to read with. ``None``
+            builds one on the first read, with botocore alone: standard retries, short
+            timeouts, region and credentials from the environment.
+        session: or a ``boto3.Session`` (or botocore session) to build the client from.
+        ttl: seconds a value is fresh; ``None`` reads ``SECRETCACHE_TTL``, else 300.
+            Keyword-only, like everything below.
+        jitter: each refresh's freshness is drawn from ``[ttl*(1-jitter), ttl]``.
+        cold_jitter: the first load's freshness, from ``[ttl*(1-cold_jitter), ttl]``,
+            so a fleet that starts together does not refresh together. ``jitter=0``
+            turns all randomness off.
+        max_size: entries kept (least recently used evicted beyond it).
+        max_stale: seconds past freshness an expired value may still be served while
+            Secrets Manager fails transiently; ``None``: no bound.
+        revalidate: ``"get"`` (GetSecretValue, least privilege) or ``"describe"``
+            (DescribeSecret first; GetSecretValue only for a new version, and at least
+            every ``max(ttl, max_stale)`` seconds).
+        clock: a zero-argument callable returning seconds (tests pass a ``FakeClock``).
+        rng: a ``random.Random`` for the jitter draws (reproducible tests).
+        on_rotation: ``callback(RotationEvent)`` called once per rotation seen.
+        refresh_ahead: one daemon thread refreshes entries in use before they expire
+            (long-running services; not Lambda).
+        source: a ``SecretSource`` instead of a client (tests: ``InMemorySource``).
+        fallback_regions: regions holding replicas, read while the primary region
+            fails transiently (clients built like the primary's).
+        fallback_clients: or ready clients for the replica regions.
     """
 
     def __init__(
