@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 
-# The throwaway PostgreSQL cluster for the rotation tests lives in its own plugin module.
-pytest_plugins = ["fixtures_postgres"]
+# The throwaway PostgreSQL cluster for the rotation tests lives in its own plugin module;
+# framecheck gives the frame-locals tests their ``world`` fixture.
+pytest_plugins = ["fixtures_postgres", "framecheck"]
 
 # Never reach a real endpoint, whatever the developer's shell holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
