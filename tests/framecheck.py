@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import functools
 import json
 import os
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 PACKAGE_DIR = os.path.dirname(os.path.realpath(secretcache.__file__)) + os.sep
 _MAX_DEPTH = 64
 _SEQUENCES = (list, tuple, set, frozenset, deque, KeysView, ValuesView, ItemsView)
+_GROUPS: tuple[type[BaseException], ...] = tuple(
+    group for group in [getattr(builtins, "BaseExceptionGroup", None)] if group is not None
+)  # Python 3.11+
 
 
 def is_ours(frame: FrameType) -> bool:
@@ -112,7 +116,9 @@ def exceptions(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        todo += [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+        todo += [current.__cause__, current.__context__]
+        if isinstance(current, _GROUPS):
+            todo += current.exceptions
 
 
 def tracebacks(exc: BaseException) -> Iterator[FrameType]:
