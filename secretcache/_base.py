@@ -143,6 +143,9 @@ class CacheBase:
         version_id = entry.value.version_id
         if isinstance(cached, tuple) and cached[0] == version_id:
             return cached[1]
+        # The previous version's JSON: not in this frame's locals (which error trackers
+        # record) if parsing this version fails.
+        del cached
         parsed = _parse.parse_json(entry.value)
         entry.parsed = (version_id, parsed)
         return parsed

@@ -55,20 +55,25 @@ def parse_json(secret: Secret) -> Any:
 
 def field_of(secret: Secret, parsed: Any, field: str) -> Any:
     """Return one field of a parsed JSON object."""
-    if not isinstance(parsed, dict):
+    if isinstance(parsed, dict):
+        try:
+            return parsed[field]
+        except KeyError:
+            pass  # raised below, outside the except block: no KeyError as its context
+    kind = "object" if isinstance(parsed, dict) else _json_kind(parsed)
+    # Error trackers record this frame's locals with the traceback: not the document.
+    del parsed
+    if kind != "object":
         raise SecretFormatError(
-            f"SecretString is a JSON {_json_kind(parsed)}, not an object: it has no fields",
+            f"SecretString is a JSON {kind}, not an object: it has no fields",
             code="NotJSONObject",
             **_context(secret),
         )
-    try:
-        return parsed[field]
-    except KeyError:
-        raise SecretFieldError(
-            f"the secret's JSON object has no field {field!r}",
-            code="MissingField",
-            **_context(secret),
-        ) from None
+    raise SecretFieldError(
+        f"the secret's JSON object has no field {field!r}",
+        code="MissingField",
+        **_context(secret),
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -89,6 +94,7 @@ def copy_json(secret: Secret, value: Any) -> Any:
         return _copy(value)
     except RecursionError:
         pass
+    del value  # not in this frame's locals, which error trackers record
     # Raised outside the except block: no half-copied document in ``__context__``.
     raise SecretFormatError(
         "SecretString is JSON nested too deeply to copy", code="InvalidJSON", **_context(secret)

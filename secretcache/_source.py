@@ -118,10 +118,10 @@ def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
     a secret: it is a SecretsManagerUnavailableError (code "MalformedResponse"), like
     any other garbled answer, and the cache keeps what it had.
     """
-    binary = response.get("SecretBinary")
-    string = response.get("SecretString")
-    version_id = response.get("VersionId")
-    if not version_id or (string is None and binary is None) or not _answers(secret_id, response):
+    if not _usable(secret_id, response):
+        # The answer may hold a value all the same: not in this frame's locals, which
+        # error trackers record with the traceback.
+        del response
         raise SecretsManagerUnavailableError(
             "Secrets Manager's answer is not a value of the secret asked for"
             " (no VersionId, no value, or another secret's name)",
@@ -130,15 +130,26 @@ def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
             operation="GetSecretValue",
         )
     name = response.get("Name", secret_id)
+    string = response.get("SecretString")
+    binary = response.get("SecretBinary")
     return Secret(
         secret_id=secret_id,
         name=secret_id if name == secret_id else name,  # one string, not two equal ones
         arn=response.get("ARN", ""),
-        version_id=version_id,
+        version_id=response["VersionId"],
         version_stages=_stages(response.get("VersionStages")),
         created_date=_utc(response.get("CreatedDate")),
         secret_string=string,
         secret_binary=bytes(binary) if string is None and binary is not None else None,
+    )
+
+
+def _usable(secret_id: str, response: Mapping[str, Any]) -> bool:
+    """Return True for a value of ``secret_id``: a VersionId, and a string or a binary."""
+    return (
+        bool(response.get("VersionId"))
+        and (response.get("SecretString") is not None or response.get("SecretBinary") is not None)
+        and _answers(secret_id, response)
     )
 
 
@@ -297,10 +308,13 @@ class BotocoreSource:
     ) -> Secret:
         """Call GetSecretValue, always naming a VersionStage or a VersionId."""
         context = {"secret_id": secret_id, "version_stage": version_stage, "version_id": version_id}
-        response = self._call(
-            "get_secret_value", context, get_request(secret_id, version_stage, version_id)
+        # The answer goes straight into the call: no local of this frame holds its value.
+        return secret_from_response(
+            secret_id,
+            self._call(
+                "get_secret_value", context, get_request(secret_id, version_stage, version_id)
+            ),
         )
-        return secret_from_response(secret_id, response)
 
     def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret."""
@@ -316,8 +330,9 @@ class BotocoreSource:
     ) -> BatchPage:
         """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
         kwargs = batch_request(secret_ids, filters, next_token)
-        response = self._call("batch_get_secret_value", {}, kwargs)
-        return batch_page_from_response(response, secret_ids)
+        return batch_page_from_response(
+            self._call("batch_get_secret_value", {}, kwargs), secret_ids
+        )
 
     def _after_fork_in_child(self) -> None:
         # The parent's pooled keep-alive connections are shared with it (and with every

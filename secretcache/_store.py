@@ -20,6 +20,7 @@ caller but not kept, and neither is a value older than a later denial.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import math
@@ -45,6 +46,7 @@ __all__ = [
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)
+E = TypeVar("E", bound=BaseException)
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
@@ -179,11 +181,27 @@ class Batch(Generic[K]):
         return self.cleared or any(predicate(key) for predicate in self.predicates)
 
 
-def fresh_copy(error: BaseException) -> BaseException:
+def fresh_copy(error: E) -> E:
     """Return a copy of a remembered error, so re-raising never grows one traceback."""
     clone = copy.copy(error)
     clone.__cause__ = error.__cause__
     clone.__suppress_context__ = True
+    return clone
+
+
+def detached(error: E) -> E:
+    """Return a copy of ``error`` to remember: no traceback, and a cause without one.
+
+    A traceback's frames link to their callers: remembering an error as raised would
+    keep the whole stack of the first caller that met it (with every local of every
+    frame, the caller's own secrets too) alive for as long as the failure is remembered.
+    """
+    clone = fresh_copy(error)
+    cause = error.__cause__
+    if cause is not None and cause.__traceback__ is not None:
+        # An uncopyable third-party error stays as it is.
+        with contextlib.suppress(Exception):
+            clone.__cause__ = copy.copy(cause)  # the same error, without its traceback
     return clone
 
 
@@ -489,7 +507,7 @@ class Store(Generic[K, V]):
         if len(failures) >= self.max_size:
             # Oldest first: failure memory is bounded like the entries are.
             del failures[next(iter(failures))]
-        failures[key] = _Failure(exc, now, now + step, attempts, seq)
+        failures[key] = _Failure(detached(exc), now, now + step, attempts, seq)
 
     def _commit(
         self,

@@ -237,8 +237,8 @@ class AioBotocoreSource:
         with mapping_errors(
             secret_id=secret_id, version_stage=version_stage, version_id=version_id
         ):
-            response = await client.get_secret_value(**kwargs)
-        return secret_from_response(secret_id, response)
+            # Straight into the call: no local of this frame holds the answer's value.
+            return secret_from_response(secret_id, await client.get_secret_value(**kwargs))
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret."""
@@ -258,8 +258,9 @@ class AioBotocoreSource:
         kwargs = batch_request(secret_ids, filters, next_token)
         client = await self.client()
         with mapping_errors():
-            response = await client.batch_get_secret_value(**kwargs)
-        return batch_page_from_response(response, secret_ids)
+            return batch_page_from_response(
+                await client.batch_get_secret_value(**kwargs), secret_ids
+            )
 
     async def aclose(self) -> None:
         """Close the client this event loop built (a client passed in stays open).

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sts import STSClient
 
+    from ._cache import SecretCache
     from ._models import Secret
 
 __all__ = ["main"]
@@ -501,30 +502,70 @@ def _get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.field is not None and not args.field:
         raise UsageError("--field must not be empty")
     sm, _, _ = _clients(args)
+    # No frame here holds the value itself unless --reveal asked for it: a failure while
+    # printing (a closed pipe) reaches error trackers with these frames' locals.
     with SecretCache(client=sm, jitter=0.0) as cache:
         secret = cache.get_secret(args.secret_id, stage, version_id=args.version_id)
-        value: object = secret.value
         fields: list[str] | None = None
         if args.field is not None:
-            value = cache.get_secret_field(
-                args.secret_id, args.field, stage, version_id=args.version_id
+            shown = _Shown(
+                cache.get_secret_field(
+                    args.secret_id, args.field, stage, version_id=args.version_id
+                ),
+                reveal=args.reveal,
             )
-        elif not secret.is_binary:
-            try:
-                parsed = cache.get_secret_json(args.secret_id, stage, version_id=args.version_id)
-            except SecretCacheError:
-                parsed = None  # not a JSON object: no field names to list
-            if isinstance(parsed, dict):
-                fields = sorted(str(k) for k in parsed)
+        else:
+            if not secret.is_binary:
+                fields = _field_names(cache, args.secret_id, stage, args.version_id)
+            shown = _Shown(secret.value, reveal=args.reveal, nested=fields is not None)
     if args.json:
-        _print_json(args, secret, value, fields, out)
+        _print_json(args, secret, shown, fields, out)
     else:
-        _print_block(args, secret, value, fields, out)
+        _print_block(args, secret, shown, fields, out)
     return EXIT_OK
 
 
+class _Shown:
+    """What ``get`` prints of a value: its shape, and the value only with --reveal."""
+
+    __slots__ = ("json", "length", "shape", "text")
+
+    def __init__(self, value: object, *, reveal: bool, nested: bool = False) -> None:
+        self.shape = _shape(value)
+        self.length = len(value) if isinstance(value, (str, bytes)) else None
+        #: The block output's value line, and the --json document's value keys.
+        self.text = _shown(value) if reveal else None
+        self.json: dict[str, Any] = _revealed(value, nested) if reveal else {}
+
+    def __repr__(self) -> str:
+        return f"<{self.shape}, redacted>"
+
+
+def _field_names(
+    cache: SecretCache, secret_id: str, stage: str, version_id: str | None
+) -> list[str] | None:
+    """Return the sorted field names of a JSON object secret (None if it is not one)."""
+    try:
+        parsed = cache.get_secret_json(secret_id, stage, version_id=version_id)
+    except SecretCacheError:
+        return None  # not a JSON object: no field names to list
+    return sorted(str(k) for k in parsed) if isinstance(parsed, dict) else None
+
+
+def _revealed(value: object, nested: bool) -> dict[str, Any]:
+    if isinstance(value, bytes):
+        return {"value": base64.b64encode(value).decode("ascii"), "value_encoding": "base64"}
+    if nested and isinstance(value, str):
+        return {"value": json.loads(value)}  # a JSON object: nest it, jq-friendly
+    return {"value": value}
+
+
 def _print_json(
-    args: argparse.Namespace, secret: Secret, value: object, fields: list[str] | None, out: TextIO
+    args: argparse.Namespace,
+    secret: Secret,
+    shown: _Shown,
+    fields: list[str] | None,
+    out: TextIO,
 ) -> None:
     doc: dict[str, Any] = {
         "secret_id": secret.secret_id,
@@ -539,21 +580,18 @@ def _print_json(
         doc["field"] = args.field
     if fields is not None:
         doc["fields"] = fields
-    if isinstance(value, (str, bytes)):
-        doc["length"] = len(value)
-    if args.reveal:
-        if isinstance(value, bytes):
-            doc["value"] = base64.b64encode(value).decode("ascii")
-            doc["value_encoding"] = "base64"
-        elif args.field is None and isinstance(value, str) and fields is not None:
-            doc["value"] = json.loads(value)  # a JSON object: nest it, jq-friendly
-        else:
-            doc["value"] = value
+    if shown.length is not None:
+        doc["length"] = shown.length
+    doc.update(shown.json)
     print(json.dumps(doc, indent=2), file=out)
 
 
 def _print_block(
-    args: argparse.Namespace, secret: Secret, value: object, fields: list[str] | None, out: TextIO
+    args: argparse.Namespace,
+    secret: Secret,
+    shown: _Shown,
+    fields: list[str] | None,
+    out: TextIO,
 ) -> None:
     _row(out, "name", secret.name)
     _row(out, "ARN", secret.arn)
@@ -564,10 +602,10 @@ def _print_block(
         _row(out, "fields", ", ".join(fields) or "(none)")
     if args.field is not None:
         _row(out, "field", args.field)
-    if args.reveal:
-        _row(out, "value", _shown(value))
+    if shown.text is not None:
+        _row(out, "value", shown.text)
     else:
-        _row(out, "value", f"{MASK}  ({_shape(value)}; --reveal to show)")
+        _row(out, "value", f"{MASK}  ({shown.shape}; --reveal to show)")
 
 
 # -- policy -------------------------------------------------------------------------

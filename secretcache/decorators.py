@@ -95,23 +95,30 @@ class _Injector:
         """Compute each missing argument from one version of the secret."""
         parsed = self._json(secret) if self.needs_json else None
         out: dict[str, Any] = {}
-        for name in names:
-            field = self.targets[name]
-            if field is not None:
-                # A copy: what one call mutates, the next call does not see.
-                out[name] = _parse.copy_json(secret, _parse.field_of(secret, parsed, field))
-            elif self.transform == "json":
-                out[name] = _parse.copy_json(secret, parsed)
-            elif self.transform == "binary":
-                out[name] = _parse.as_binary(secret)
-            else:
-                out[name] = _parse.as_string(secret)
+        try:
+            for name in names:
+                field = self.targets[name]
+                if field is not None:
+                    # A copy: what one call mutates, the next call does not see.
+                    out[name] = _parse.copy_json(secret, _parse.field_of(secret, parsed, field))
+                elif self.transform == "json":
+                    out[name] = _parse.copy_json(secret, parsed)
+                elif self.transform == "binary":
+                    out[name] = _parse.as_binary(secret)
+                else:
+                    out[name] = _parse.as_string(secret)
+        except BaseException:
+            # A missing field, say: error trackers record this frame's locals with the
+            # traceback, so neither the document nor the values computed so far stay.
+            del parsed, out
+            raise
         return out
 
     def _json(self, secret: Secret) -> Any:
         memo = self._parsed
         if memo is not None and memo[0] == secret.version_id:
             return memo[1]
+        del memo  # an older version's JSON: not in our locals if this one fails to parse
         parsed = _parse.parse_json(secret)
         self._parsed = (secret.version_id, parsed)
         return parsed
@@ -300,6 +307,10 @@ def _sync_wrapper(func: Callable[..., R], injector: _Injector) -> Callable[..., 
             candidate = injector.candidate(cache, secret)
             if candidate is None:
                 raise
+        finally:
+            # Error trackers record this frame's locals with whatever func raised: the
+            # secrets stay in func's own frame, not in ours.
+            del values
         # Outside the except block: a second failure is not chained to the first.
         return func(*args, **kwargs, **injector.values(candidate, names))
 
@@ -322,6 +333,8 @@ def _async_wrapper(
             candidate = await injector.acandidate(cache, secret)
             if candidate is None:
                 raise
+        finally:
+            del values  # as in the sync wrapper: not in this frame's recorded locals
         return await func(*args, **kwargs, **injector.values(candidate, names))
 
     return wrapper

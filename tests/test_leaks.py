@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from faultmatrix import FAULTS, FaultCase
+from framecheck import exceptions
 from test_fault_matrix import run_cell
 
 import secretcache
@@ -68,13 +69,7 @@ class LeakScanner(logging.Handler):
 
     def exception(self, exc: BaseException) -> None:
         """Record str/repr/args of an exception and of every cause and context."""
-        seen: set[int] = set()
-        todo: list[BaseException | None] = [exc]
-        while todo:
-            current = todo.pop()
-            if current is None or id(current) in seen:
-                continue
-            seen.add(id(current))
+        for current in exceptions(exc):
             name = type(current).__name__
             self.add(f"str {name}", str(current))
             self.add(f"repr {name}", repr(current))
@@ -83,7 +78,6 @@ class LeakScanner(logging.Handler):
             # JSONDecodeError keeps the whole document it failed on in ``doc``.
             self.add(f"attrs {name}", repr(getattr(current, "__dict__", {})))
             self.add(f"notes {name}", repr(getattr(current, "__notes__", [])))
-            todo += [current.__cause__, current.__context__]
         self.add("traceback", "".join(traceback.format_exception(exc)))
 
     def leaked(self) -> list[str]:

@@ -65,8 +65,7 @@ class Version:
         """Return ``SecretString`` or ``SecretBinary`` (None when the version has none)."""
         if hook is None:
             return self.string if name == "SecretString" else self.binary
-        response = hook.get(self.stored)
-        return response.get(name) if response else None
+        return _field(hook.get(self.stored), name)
 
     def __repr__(self) -> str:
         return "Version(<redacted>)"
@@ -83,5 +82,20 @@ def describe_record(response: Any, hook: SecretCacheHook | None) -> Described:
 def version_record(response: Any, hook: SecretCacheHook | None) -> Version:
     """Digest a GetSecretValue response (or hand it to the hook whole)."""
     if hook is not None:
-        return Version(None, None, hook.put(response))
+        try:
+            return Version(None, None, hook.put(response))
+        except BaseException:
+            # The user's hook failed: its frame holds the response; ours (recorded by
+            # error trackers with the traceback) must not.
+            del response
+            raise
     return Version(response.get("SecretString"), response.get("SecretBinary"), None)
+
+
+def _field(response: Any, name: str) -> Any:
+    """Return ``response[name]`` from what a hook's ``get`` rebuilt (None if absent)."""
+    try:
+        return response.get(name) if response else None
+    except BaseException:
+        del response  # not a mapping after all: raise without its value in our locals
+        raise

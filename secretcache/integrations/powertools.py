@@ -118,11 +118,12 @@ class SecretCacheProvider(BaseProvider):
         if transform == "json":
             return cache.get_secret_json(name, stage, version_id=version_id)
         secret = cache.get_secret(name, stage, version_id=version_id)
-        value = secret.value
         if transform is None:
-            return value
+            return secret.value
         try:
-            return transform_value(value, transform, raise_on_transform_error=True, key=name)
+            # The value goes straight into the call: the SecretFormatError raised below
+            # leaves this frame (its locals are what error trackers record) holding no value.
+            return transform_value(secret.value, transform, raise_on_transform_error=True, key=name)
         except TransformParameterError:
             pass
         # Raised outside the except block, so not even ``__context__`` keeps Powertools'
