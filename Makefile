@@ -51,6 +51,7 @@ demo: $(VENV)/.demo
 bench: $(VENV)/.bench
 	$(PY) bench/compare.py
 	$(PY) bench/fleet.py
+	$(PY) bench/coldstart.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov

@@ -324,7 +324,7 @@ def machine() -> dict[str, str]:
 
 
 def write_section(name: str, body: str) -> None:
-    """Replace one script's section of RESULTS.md (compare and fleet each own one)."""
+    """Replace one script's section of RESULTS.md (compare, fleet, coldstart own one each)."""
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
     try:
         with open(RESULTS, encoding="utf-8") as f:
@@ -332,9 +332,11 @@ def write_section(name: str, body: str) -> None:
     except FileNotFoundError:
         text = (
             "# secretcache benchmark results\n\n"
-            "Written by `bench/compare.py` and `bench/fleet.py` (`make bench`); do not edit.\n\n"
+            "Written by `bench/compare.py`, `bench/fleet.py` and `bench/coldstart.py` "
+            "(`make bench`); do not edit.\n\n"
             "<!-- begin compare -->\n<!-- end compare -->\n\n"
-            "<!-- begin fleet -->\n<!-- end fleet -->\n"
+            "<!-- begin fleet -->\n<!-- end fleet -->\n\n"
+            "<!-- begin coldstart -->\n<!-- end coldstart -->\n"
         )
     block = f"{begin}\n{body.rstrip()}\n{end}"
     if begin in text and end in text:
