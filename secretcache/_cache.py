@@ -19,17 +19,17 @@ from ._base import (
 )
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._revalidate import Get, plan_load
-from ._source import BotocoreSource, SecretSource
+from ._source import BotocoreSource, SecretSource, check_session
 from .exceptions import SecretCacheError, SecretNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
-    import boto3
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from ._refresher import RefreshAhead
+    from ._source import AnySession
     from ._store import Entry, Load
 
 __all__ = [
@@ -53,7 +53,7 @@ class SecretCache(CacheBase):
     def __init__(
         self,
         client: SecretsManagerClient | None = None,
-        session: boto3.Session | None = None,
+        session: AnySession | None = None,
         *,
         ttl: float | None = None,
         jitter: float = 0.1,
@@ -69,6 +69,7 @@ class SecretCache(CacheBase):
             raise TypeError("pass at most one of client, session and source")
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
+        check_session(session)
         super().__init__(
             ttl=ttl,
             jitter=jitter,

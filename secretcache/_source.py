@@ -6,10 +6,11 @@ error leaves it already mapped to secretcache's tree (``_errors.mapping_errors``
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast, runtime_checkable
 
 from ._errors import map_error, mapping_errors
 from ._models import Secret, SecretMetadata
@@ -19,9 +20,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import boto3
+    import botocore.session
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from .exceptions import SecretCacheError
+
+    #: What ``session=`` takes: either builds the same client.
+    AnySession: TypeAlias = boto3.Session | botocore.session.Session
 
 __all__ = [
     "CLIENT_SETTINGS",
@@ -31,6 +36,7 @@ __all__ = [
     "batch_page_from_response",
     "batch_request",
     "build_client",
+    "check_session",
     "get_request",
     "secret_from_response",
 ]
@@ -155,22 +161,51 @@ CLIENT_SETTINGS: dict[str, Any] = {
 }
 
 
-def build_client(session: boto3.Session | None = None) -> SecretsManagerClient:
-    """Build the default client: standard retries, short timeouts, our user agent."""
-    import boto3
+def check_session(session: object) -> None:
+    """Raise TypeError unless ``session`` can build a sync client (boto3 or botocore)."""
+    if session is None:
+        return
+    aio = sys.modules.get("aiobotocore.session")  # if it isn't imported, no AioSession exists
+    if aio is not None and isinstance(session, aio.AioSession):
+        raise TypeError(
+            "an aiobotocore session builds async clients: use secretcache.aio.AsyncSecretCache"
+        )
+    from botocore.session import Session
+
+    if not isinstance(session, Session) and not callable(getattr(session, "client", None)):
+        raise TypeError(
+            f"session must be a boto3.Session or a botocore.session.Session, "
+            f"not {type(session).__name__}"
+        )
+
+
+def build_client(session: AnySession | None = None) -> SecretsManagerClient:
+    """Build the default client: standard retries, short timeouts, our user agent.
+
+    Without a session it comes from botocore's own session: a boto3 session adds nothing
+    to a client but ``import boto3`` and its set-up, tens of milliseconds of a Lambda
+    cold start. Credentials, region and ``AWS_ENDPOINT_URL*`` resolve in botocore either
+    way. A boto3 session passed in is used as is (boto3 is imported by whoever made it).
+    """
+    import botocore.session
     from botocore.config import Config
 
+    check_session(session)
     config = Config(**CLIENT_SETTINGS)
-    factory = session if session is not None else boto3.session.Session()
     with mapping_errors():
-        return factory.client("secretsmanager", config=config)
+        if session is None or isinstance(session, botocore.session.Session):
+            factory = session or botocore.session.get_session()
+            return cast(
+                "SecretsManagerClient", factory.create_client("secretsmanager", config=config)
+            )
+        return session.client("secretsmanager", config=config)
 
 
 class BotocoreSource:
     """A SecretSource over a boto3 Secrets Manager client, built lazily if not given."""
 
     def __init__(
-        self, client: SecretsManagerClient | None = None, session: boto3.Session | None = None
+        self, client: SecretsManagerClient | None = None, session: AnySession | None = None
     ) -> None:
         self._client = client
         self._session = session

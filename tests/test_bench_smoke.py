@@ -103,3 +103,21 @@ def test_results_sections_are_replaced_independently(
     assert "second compare" in text
     assert "first fleet" in text
     assert "first compare" not in text
+
+
+def test_coldstart_runs_every_handler_and_renders() -> None:
+    coldstart = _load("coldstart")
+    results = coldstart.measure(quick=True)
+    keys = {"secretcache", "boto3", "powertools", "aws", "botocore", "bare"}
+    assert set(results.runs) == keys
+    assert all(len(runs) == results.rounds for runs in results.runs.values())
+    # Each child checked the value it read; these say what each one imported.
+    assert not results.imports_boto3("secretcache")
+    assert not results.imports_boto3("aws")
+    assert results.imports_boto3("boto3")
+    assert results.imports_boto3("powertools")
+    text = coldstart.render(results, coldstart.h.machine())
+    assert "| handler | wall (median) | x raw boto3 |" in text
+    assert "Target: secretcache <= 0.9x raw boto3" in text
+    for handler in coldstart.HANDLERS:
+        assert handler.label in text
