@@ -20,6 +20,7 @@ from ._base import (
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._revalidate import Get, plan_load
 from ._source import BotocoreSource, SecretSource, check_session
+from ._validate import check_source
 from .exceptions import SecretCacheError, SecretNotFoundError
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class SecretCache(CacheBase):
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
         check_session(session)
+        check_source(source, asynchronous=False)
         super().__init__(
             ttl=ttl,
             jitter=jitter,

@@ -33,6 +33,7 @@ from ._source import (
     secret_from_response,
 )
 from ._store import Entry, Load, Ticket
+from ._validate import check_source
 from .exceptions import (
     SecretCacheError,
     SecretNotFoundError,
@@ -200,6 +201,7 @@ class AsyncSecretCache(CacheBase):
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
+        check_source(source, asynchronous=True)
         super().__init__(
             ttl=ttl,
             jitter=jitter,
