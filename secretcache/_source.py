@@ -194,7 +194,7 @@ def build_client(session: AnySession | None = None) -> SecretsManagerClient:
     config = Config(**CLIENT_SETTINGS)
     with mapping_errors():
         if session is None or isinstance(session, botocore.session.Session):
-            factory = session or botocore.session.get_session()
+            factory = botocore.session.get_session() if session is None else session
             return cast(
                 "SecretsManagerClient", factory.create_client("secretsmanager", config=config)
             )

@@ -7,6 +7,7 @@ call counts the benchmarks report follow secretcache's contract.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,3 +122,14 @@ def test_coldstart_runs_every_handler_and_renders() -> None:
     assert "Target: secretcache <= 0.9x raw boto3" in text
     for handler in coldstart.HANDLERS:
         assert handler.label in text
+
+
+def test_coldstart_counts_instructions_where_valgrind_runs(tmp_path: Path) -> None:
+    coldstart = _load("coldstart")
+    env = coldstart.child_env("http://127.0.0.1:9")  # the bare handler makes no call
+    counted = coldstart.count_instructions(coldstart.BARE, env, str(tmp_path))
+    if shutil.which("valgrind") is None:
+        assert counted is None  # the table then says n/a
+    else:
+        assert counted is not None
+        assert counted > 1  # millions: an interpreter's start and exit
