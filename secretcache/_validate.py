@@ -107,7 +107,7 @@ _SOURCE_METHODS = ("get_secret_value", "describe_secret", "batch_get_secret_valu
 
 
 def check_source(source: Any, *, asynchronous: bool) -> None:
-    """Raise TypeError if ``source`` is not a source of the kind the cache awaits (or not)."""
+    """Raise TypeError unless ``source`` reads the way its cache calls it: awaited or not."""
     if source is None:
         return
     kind = type(source).__name__
