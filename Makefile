@@ -74,6 +74,7 @@ bench: $(VENV)/.bench postgres
 	$(PY) bench/fleet.py
 	$(PY) bench/rotation_logins.py
 	$(PY) bench/outage.py
+	$(PY) bench/coldstart.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist

@@ -348,10 +348,11 @@ def write_section(name: str, body: str) -> None:
     except FileNotFoundError:
         text = (
             "# secretcache benchmark results\n\n"
-            "Written by `bench/compare.py`, `bench/fleet.py`, `bench/rotation_logins.py` and "
-            "`bench/outage.py` (`make bench`); do not edit.\n\n"
+            "Written by `bench/compare.py`, `bench/fleet.py`, `bench/rotation_logins.py`, "
+            "`bench/outage.py` and `bench/coldstart.py` (`make bench`); do not edit.\n\n"
             "<!-- begin compare -->\n<!-- end compare -->\n\n"
-            "<!-- begin fleet -->\n<!-- end fleet -->\n"
+            "<!-- begin fleet -->\n<!-- end fleet -->\n\n"
+            "<!-- begin coldstart -->\n<!-- end coldstart -->\n"
         )
     block = f"{begin}\n{body.rstrip()}\n{end}"
     if begin in text and end in text:

@@ -13,7 +13,8 @@ from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
-from ._source import BotocoreSource
+from ._source import BotocoreSource, check_session
+from ._validate import check_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -21,11 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
-    import boto3
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from ._refresher import RefreshAhead
-    from ._source import SecretSource
+    from ._source import AnySession, SecretSource
     from ._store import Entry, Load, Ticket
 
 __all__ = [
@@ -75,7 +75,7 @@ class SecretCache(CacheBase):
     def __init__(
         self,
         client: SecretsManagerClient | None = None,
-        session: boto3.Session | None = None,
+        session: AnySession | None = None,
         *,
         ttl: float | None = None,
         jitter: float = 0.1,
@@ -95,6 +95,8 @@ class SecretCache(CacheBase):
             raise TypeError("pass at most one of client, session and source")
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
+        check_session(session)
+        check_source(source, asynchronous=False)
         regions, clients = check_fallbacks(
             fallback_regions, fallback_clients, client=client, source=source
         )

@@ -6,9 +6,10 @@ error leaves it already mapped to secretcache's tree (``_errors.mapping_errors``
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast, runtime_checkable
 
 from . import _forksafe
 from ._errors import map_error, mapping_errors
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import boto3
+    import botocore.session
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    #: What ``session=`` takes: either builds the same client.
+    AnySession: TypeAlias = boto3.Session | botocore.session.Session
 
 __all__ = [
     "CLIENT_SETTINGS",
@@ -33,6 +37,7 @@ __all__ = [
     "batch_page_from_response",
     "batch_request",
     "build_client",
+    "check_session",
     "drop_connections",
     "get_request",
     "one_attempt",
@@ -196,20 +201,48 @@ CLIENT_SETTINGS: dict[str, Any] = {
 }
 
 
+def check_session(session: object) -> None:
+    """Raise TypeError unless ``session`` can build a sync client (boto3 or botocore)."""
+    if session is None:
+        return
+    aio = sys.modules.get("aiobotocore.session")  # if it isn't imported, no AioSession exists
+    if aio is not None and isinstance(session, aio.AioSession):
+        raise TypeError(
+            "an aiobotocore session builds async clients: use secretcache.aio.AsyncSecretCache"
+        )
+    from botocore.session import Session
+
+    if not isinstance(session, Session) and not callable(getattr(session, "client", None)):
+        raise TypeError(
+            f"session must be a boto3.Session or a botocore.session.Session, "
+            f"not {type(session).__name__}"
+        )
+
+
 def build_client(
-    session: boto3.Session | None = None, region_name: str | None = None
+    session: AnySession | None = None, region_name: str | None = None
 ) -> SecretsManagerClient:
     """Build the default client: standard retries, short timeouts, our user agent.
 
+    Without a session it comes from botocore's own session: a boto3 session adds nothing
+    to a client but ``import boto3`` and its set-up, tens of milliseconds of a Lambda
+    cold start. Credentials, region and ``AWS_ENDPOINT_URL*`` resolve in botocore either
+    way. A boto3 session passed in is used as is (boto3 is imported by whoever made it).
     ``region_name`` replaces the session's region (a fallback region's client).
     """
-    import boto3
+    import botocore.session
     from botocore.config import Config
 
+    check_session(session)
     config = Config(**CLIENT_SETTINGS)
-    factory = session if session is not None else boto3.session.Session()
     with mapping_errors():
-        return factory.client("secretsmanager", config=config, region_name=region_name)
+        if session is None or isinstance(session, botocore.session.Session):
+            factory = botocore.session.get_session() if session is None else session
+            return cast(
+                "SecretsManagerClient",
+                factory.create_client("secretsmanager", config=config, region_name=region_name),
+            )
+        return session.client("secretsmanager", config=config, region_name=region_name)
 
 
 def one_attempt(client: Any) -> None:
@@ -237,7 +270,7 @@ class BotocoreSource:
     def __init__(
         self,
         client: SecretsManagerClient | None = None,
-        session: boto3.Session | None = None,
+        session: AnySession | None = None,
         *,
         region_name: str | None = None,
         single_attempt: bool = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import random
@@ -18,6 +19,7 @@ __all__ = [
     "check_seconds",
     "check_secret_id",
     "check_size",
+    "check_source",
     "check_stage",
     "check_version_id",
     "env_seconds",
@@ -108,6 +110,33 @@ def check_callable(name: str, value: Any) -> Callable[..., Any]:
     if not callable(value):
         raise TypeError(f"{name} must be callable, not {type(value).__name__}")
     return value  # type: ignore[no-any-return]
+
+
+_SOURCE_METHODS = ("get_secret_value", "describe_secret", "batch_get_secret_value")
+
+
+def check_source(source: Any, *, asynchronous: bool) -> None:
+    """Raise TypeError unless ``source`` reads the way its cache calls it: awaited or not."""
+    if source is None:
+        return
+    kind = type(source).__name__
+    if not callable(getattr(source, "get_secret_value", None)):
+        raise TypeError(f"source must be a SecretSource with get_secret_value, not {kind}")
+    for name in _SOURCE_METHODS:
+        method = getattr(source, name, None)
+        if inspect.iscoroutinefunction(method):
+            if not asynchronous:
+                raise TypeError(
+                    f"{kind}.{name} is a coroutine function: an async source goes with "
+                    "secretcache.aio.AsyncSecretCache, not SecretCache"
+                )
+        # Only a plain function is surely sync: a mock or a partial may return awaitables.
+        elif asynchronous and (inspect.isfunction(method) or inspect.ismethod(method)):
+            raise TypeError(
+                f"{kind}.{name} is not a coroutine function: AsyncSecretCache awaits an "
+                "AsyncSecretSource (async def methods); a sync SecretSource goes with "
+                "SecretCache (tests: secretcache.testing.AsyncInMemorySource)"
+            )
 
 
 def env_seconds(variable: str, default: float) -> float:

@@ -40,6 +40,7 @@ from ._source import (
     secret_from_response,
 )
 from ._store import Entry, Load, Store, Ticket
+from ._validate import check_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -316,6 +317,7 @@ class AsyncSecretCache(CacheBase):
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
+        check_source(source, asynchronous=True)
         regions, clients = check_fallbacks(
             fallback_regions, fallback_clients, client=client, source=source
         )

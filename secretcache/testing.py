@@ -3,7 +3,8 @@
 - ``FakeClock``: pass as ``SecretCache(clock=...)``; ``advance(seconds)`` moves time.
 - ``FaultInjector``: make a real boto3 client (moto or not) answer an error code, a
   connection error or a timeout, through botocore's own retry path.
-- ``InMemorySource``: a counting, in-process ``SecretSource`` (no boto3, no moto).
+- ``InMemorySource``: a counting, in-process ``SecretSource`` (no boto3, no moto);
+  ``AsyncInMemorySource``: the same for ``AsyncSecretCache``.
 - ``rotate_secret`` / ``start_rotation`` / ``finish_rotation``: rotate a secret in moto
   (or AWS) the way a rotation Lambda does.
 """
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
+    "AsyncInMemorySource",
     "FakeClock",
     "FaultInjector",
     "InMemorySource",
@@ -561,6 +563,93 @@ def _not_readable(secret_id: str, code: str, operation: str) -> SecretCacheError
     assert mapped is not None
     mapped.__cause__ = cause
     return mapped
+
+
+class AsyncInMemorySource:
+    """An AsyncSecretSource over a dict: ``InMemorySource``'s helpers, awaited reads.
+
+    ``calls`` counts API calls by AWS operation name when they start; ``latency``
+    (seconds) is awaited with ``asyncio.sleep`` before each answer, so it never blocks
+    the event loop.
+    """
+
+    def __init__(
+        self,
+        secrets: Mapping[str, str | bytes] | None = None,
+        *,
+        latency: float = 0.0,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.calls: Counter[str] = Counter()
+        self.latency = latency
+        self._memory = InMemorySource(secrets, region=region, account=account)
+        self._lock = threading.Lock()  # loads may run on several threads' event loops
+
+    # -- changing the world (InMemorySource's helpers) ---------------------------------
+    def put(self, name: str, value: str | bytes, *, stages: Sequence[str] = (AWSCURRENT,)) -> str:
+        """Add a version carrying ``stages`` (moving them off older versions); return its id."""
+        return self._memory.put(name, value, stages=stages)
+
+    def rotate(self, name: str, value: str | bytes) -> str:
+        """Put a new AWSCURRENT version; return its VersionId."""
+        return self._memory.rotate(name, value)
+
+    def move_stage(self, name: str, stage: str, version_id: str) -> None:
+        """Move ``stage`` to ``version_id`` (AWSCURRENT leaves AWSPREVIOUS behind)."""
+        self._memory.move_stage(name, stage, version_id)
+
+    def delete(self, name: str) -> None:
+        """Schedule the secret for deletion: reads fail with SecretDeletedError."""
+        self._memory.delete(name)
+
+    def set_next_rotation(self, name: str, seconds_from_now: float | None) -> None:
+        """Make DescribeSecret report a NextRotationDate this far ahead."""
+        self._memory.set_next_rotation(name, seconds_from_now)
+
+    def fail(self, error: SecretCacheError, secret_id: str | None = None) -> None:
+        """Raise ``error`` (a copy) on every read of ``secret_id`` (None: of any secret)."""
+        self._memory.fail(error, secret_id)
+
+    def heal(self) -> None:
+        """Stop failing."""
+        self._memory.heal()
+
+    # -- the AsyncSecretSource protocol ------------------------------------------------
+    async def _call(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+        if self.latency:
+            import asyncio  # only async tests pay for importing it
+
+            await asyncio.sleep(self.latency)
+
+    async def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Return one version, as GetSecretValue would."""
+        await self._call("GetSecretValue")
+        return self._memory.get_secret_value(
+            secret_id, version_stage=version_stage, version_id=version_id
+        )
+
+    async def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Return the stage map, as DescribeSecret would."""
+        await self._call("DescribeSecret")
+        return self._memory.describe_secret(secret_id)
+
+    async def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Return AWSCURRENT of up to 20 secrets, as BatchGetSecretValue would."""
+        await self._call("BatchGetSecretValue")
+        return self._memory.batch_get_secret_value(
+            secret_ids=secret_ids, filters=filters, next_token=next_token
+        )
 
 
 @contextmanager

@@ -7,6 +7,7 @@ call counts the benchmarks report follow secretcache's contract.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,3 +165,32 @@ def test_rotation_logins_runs_and_renders(sm: Any, postgres: Any) -> None:
     text = rotation.render(dict.fromkeys(rotation.LABELS, figures), rotation.h.machine())
     assert "| integration (8 threads) | queries | failed queries |" in text
     assert "target <= 2 met?" in text
+
+
+def test_coldstart_runs_every_handler_and_renders() -> None:
+    coldstart = _load("coldstart")
+    results = coldstart.measure(quick=True)
+    keys = {"secretcache", "boto3", "powertools", "aws", "botocore", "bare"}
+    assert set(results.runs) == keys
+    assert all(len(runs) == results.rounds for runs in results.runs.values())
+    # Each child checked the value it read; these say what each one imported.
+    assert not results.imports_boto3("secretcache")
+    assert not results.imports_boto3("aws")
+    assert results.imports_boto3("boto3")
+    assert results.imports_boto3("powertools")
+    text = coldstart.render(results, coldstart.h.machine())
+    assert "| handler | wall (median) | x raw boto3 |" in text
+    assert "Target: secretcache <= 0.9x raw boto3" in text
+    for handler in coldstart.HANDLERS:
+        assert handler.label in text
+
+
+def test_coldstart_counts_instructions_where_valgrind_runs(tmp_path: Path) -> None:
+    coldstart = _load("coldstart")
+    env = coldstart.child_env("http://127.0.0.1:9")  # the bare handler makes no call
+    counted = coldstart.count_instructions(coldstart.BARE, env, str(tmp_path))
+    if shutil.which("valgrind") is None:
+        assert counted is None  # the table then says n/a
+    else:
+        assert counted is not None
+        assert counted > 1  # millions: an interpreter's start and exit
