@@ -14,7 +14,7 @@ from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get, plan_load
 from ._source import BotocoreSource, check_session
-from ._validate import check_source
+from ._validate import check_client, check_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class SecretCache(CacheBase):
             raise TypeError("pass at most one of client, session and source")
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
+        check_client(client)
         check_session(session)
         check_source(source, asynchronous=False)
         regions, clients = check_fallbacks(

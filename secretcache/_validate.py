@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_callable",
+    "check_client",
     "check_fraction",
     "check_rng",
     "check_seconds",
@@ -137,6 +138,37 @@ def check_source(source: Any, *, asynchronous: bool) -> None:
                 "AsyncSecretSource (async def methods); a sync SecretSource goes with "
                 "SecretCache (tests: secretcache.testing.AsyncInMemorySource)"
             )
+
+
+def check_client(client: Any, *, cache: str = "SecretCache") -> None:
+    """Raise TypeError unless ``client`` looks like a Secrets Manager client.
+
+    The usual mistakes get their fix in the message: a number where ``ttl=`` was meant
+    (``client`` is the first positional parameter), a session where ``session=`` was
+    meant, or a client of another service.
+    """
+    if client is None:
+        return
+    if _is_number(client):
+        raise TypeError(f"ttl is keyword-only: {cache}(ttl={client!r})")
+    kind = type(client).__name__
+    service = getattr(
+        getattr(getattr(client, "meta", None), "service_model", None), "service_name", None
+    )
+    if callable(getattr(client, "get_secret_value", None)) and service in (None, "secretsmanager"):
+        return
+    if service is not None:
+        raise TypeError(
+            f"client is a {service!r} client; {cache} needs a Secrets Manager client"
+            " (boto3.client('secretsmanager'))"
+        )
+    if callable(getattr(client, "client", None)) or callable(
+        getattr(client, "create_client", None)
+    ):
+        raise TypeError(f"client is a session ({kind}): pass it as {cache}(session=...)")
+    raise TypeError(
+        f"client must be a Secrets Manager client (boto3.client('secretsmanager')), not {kind}"
+    )
 
 
 def env_seconds(variable: str, default: float) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from functools import partial
@@ -40,7 +41,7 @@ from ._source import (
     secret_from_response,
 )
 from ._store import Entry, Load, Store, Ticket
-from ._validate import check_source
+from ._validate import check_client, check_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -295,6 +296,15 @@ class AsyncSecretCache(CacheBase):
     them; ``fallback_regions``/``fallback_clients`` fail over to replicas in other
     regions (``AsyncFailoverSource``). Use ``async with AsyncSecretCache() as cache:``
     or ``await cache.aclose()``.
+
+    Args:
+        client: an aiobotocore Secrets Manager client you opened (and close). ``None``
+            builds one per event loop on its first read, closed when that loop ends.
+        session: or an ``aiobotocore.session.AioSession`` to build clients from.
+        source: or an ``AsyncSecretSource`` (tests: ``AsyncInMemorySource``).
+        ttl, jitter, cold_jitter, max_size, max_stale, revalidate, clock, rng,
+            on_rotation, fallback_regions, fallback_clients: as ``SecretCache``'s
+            (keyword-only); there is no ``refresh_ahead``.
     """
 
     def __init__(
@@ -317,6 +327,12 @@ class AsyncSecretCache(CacheBase):
     ) -> None:
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
+        check_client(client, cache="AsyncSecretCache")
+        if client is not None and not inspect.iscoroutinefunction(client.get_secret_value):
+            raise TypeError(
+                "client is a synchronous client: AsyncSecretCache needs an aiobotocore client"
+                " (or use SecretCache)"
+            )
         check_source(source, asynchronous=True)
         regions, clients = check_fallbacks(
             fallback_regions, fallback_clients, client=client, source=source

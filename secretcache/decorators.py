@@ -250,6 +250,11 @@ def inject_secret(
     Give injected parameters a default (``password: str = ""``) so type checkers
     accept calls that leave them out: the wrapper keeps the function's signature.
     """
+    if callable(secret_id):
+        raise TypeError(
+            "inject_secret takes the secret id and where to put it:"
+            ' @inject_secret("prod/db", into="password"), not a bare @inject_secret'
+        )
     check_secret_id(secret_id)
     check_stage(version_stage)
     targets = _targets(into, field, fields, transform)
@@ -264,6 +269,12 @@ def inject_secret(
     is_async_cache = cache is not None and inspect.iscoroutinefunction(cache.get_secret)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        if isinstance(func, (classmethod, staticmethod)):
+            kind = type(func).__name__
+            raise TypeError(
+                f"inject_secret wraps the function itself: put @{kind} above"
+                f" @inject_secret(...), not below it"
+            )
         if not callable(func):
             raise TypeError("inject_secret decorates a function")
         injector = _Injector(func, secret_id, targets, transform, version_stage, cache, refresh_on)
