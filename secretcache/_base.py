@@ -19,6 +19,7 @@ from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
 from ._recovery import Recovery
 from ._regions import Regions
+from ._revalidate import plan_load
 from ._rules import secret_wide
 from ._store import Entry, Store
 from ._validate import (
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ._models import SecretMetadata
+    from ._revalidate import Plan
+    from ._store import Ticket
     from .exceptions import SecretCacheError
 
 __all__ = [
@@ -163,10 +166,18 @@ class CacheBase:
             entry.value, _parse.field_of(entry.value, self._parsed(entry), field)
         )
 
-    def _must_read(self, ticket_entry: Entry[Secret] | None) -> bool:
-        """Return True when describe mode must read the value itself this time."""
-        return (
-            ticket_entry is not None and self._clock() - ticket_entry.read_at >= self._reread_every
+    def _plan_load(self, ticket: Ticket[Key, Secret], must_read: bool) -> Plan:
+        """Return the load plan for a ticket (``must_read``: GetSecretValue, no describe)."""
+        entry = ticket.entry
+        return plan_load(
+            ticket.key,
+            ticket.previous,
+            describe=self._revalidate == "describe",
+            describe_denied=self._describe_denied,
+            # Describe mode reads the value itself at least every _reread_every seconds.
+            must_read=must_read
+            or (entry is not None and self._clock() - entry.read_at >= self._reread_every),
+            lags=self._lags,
         )
 
     # -- one secret, many ids ------------------------------------------------------------

@@ -12,7 +12,7 @@ from ._failover import FailoverSource, build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
-from ._revalidate import Get, plan_load
+from ._revalidate import Get
 from ._source import BotocoreSource, check_session
 from ._validate import check_client, check_source
 from .exceptions import SecretCacheError
@@ -225,14 +225,7 @@ class SecretCache(CacheBase):
 
     # -- loading ----------------------------------------------------------------------
     def _load(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
-        plan = plan_load(
-            ticket.key,
-            ticket.previous,
-            describe=self._revalidate == "describe",
-            describe_denied=self._describe_denied,
-            must_read=must_read or self._must_read(ticket.entry),
-            lags=self._lags,
-        )
+        plan = self._plan_load(ticket, must_read)
         answers: list[Secret | SecretMetadata] = []
         try:
             request = next(plan)

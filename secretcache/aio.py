@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from functools import partial
@@ -28,7 +27,7 @@ from ._failover import build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
-from ._revalidate import Get, plan_load
+from ._revalidate import Get
 from ._source import (
     CLIENT_SETTINGS,
     BatchPage,
@@ -328,7 +327,8 @@ class AsyncSecretCache(CacheBase):
         if sum(x is not None for x in (client, session, source)) > 1:
             raise TypeError("pass at most one of client, session and source")
         check_client(client, cache="AsyncSecretCache")
-        if client is not None and not inspect.iscoroutinefunction(client.get_secret_value):
+        # aiobotocore clients are async context managers; botocore's are not.
+        if client is not None and not hasattr(client, "__aenter__"):
             raise TypeError(
                 "client is a synchronous client: AsyncSecretCache needs an aiobotocore client"
                 " (or use SecretCache)"
@@ -482,14 +482,7 @@ class AsyncSecretCache(CacheBase):
                 store.succeed(ticket, loaded)
 
     async def _fetch(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
-        plan = plan_load(
-            ticket.key,
-            ticket.previous,
-            describe=self._revalidate == "describe",
-            describe_denied=self._describe_denied,
-            must_read=must_read or self._must_read(ticket.entry),
-            lags=self._lags,
-        )
+        plan = self._plan_load(ticket, must_read)
         answers: list[Secret | SecretMetadata] = []
         try:
             request = next(plan)
