@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+    from ._aio_source import AsyncSecretSource
     from ._models import Secret, SecretMetadata
     from ._source import BatchPage
-    from .aio import AsyncSecretSource
 
 __all__ = ["AsyncFailoverSource"]
 

@@ -17,35 +17,23 @@ import contextlib
 import logging
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import _forksafe, _parse
+from . import _parse
 from ._aio_failover import AsyncFailoverSource
+from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_client
 from ._base import CacheBase, Key, RotationCallback, make_key
-from ._errors import mapping_errors
 from ._failover import build_source, check_fallbacks
-from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get
-from ._source import (
-    CLIENT_SETTINGS,
-    BatchPage,
-    _install_scrubber,
-    batch_page_from_response,
-    batch_request,
-    get_request,
-    metadata_from_response,
-    one_attempt,
-    secret_from_response,
-)
 from ._store import Entry, Load, Store, Ticket
 from ._validate import check_client, check_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
     from ._store import _Flight
@@ -64,225 +52,6 @@ log = logging.getLogger("secretcache")
 
 # How often a reader waiting on another event loop's load checks that loop is alive.
 _DESERTED_CHECK = 1.0
-
-
-# -- the source -----------------------------------------------------------------------
-@runtime_checkable
-class AsyncSecretSource(Protocol):
-    """Where an AsyncSecretCache reads secrets from; raises only ``SecretCacheError``s."""
-
-    async def get_secret_value(
-        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
-    ) -> Secret:
-        """Read one version of a secret (GetSecretValue)."""
-        ...
-
-    async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Read a secret's metadata and stage map (DescribeSecret), never its value."""
-        ...
-
-    async def batch_get_secret_value(
-        self,
-        *,
-        secret_ids: Sequence[str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        next_token: str | None = None,
-    ) -> BatchPage:
-        """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
-        ...
-
-
-async def build_async_client(
-    session: Any, stack: contextlib.AsyncExitStack, region_name: str | None = None
-) -> Any:
-    """Build the default aiobotocore client on ``stack``: as ``_source.build_client``."""
-    from aiobotocore.config import AioConfig
-
-    if session is None:
-        from aiobotocore.session import get_session
-
-        session = get_session()
-    config = AioConfig(**CLIENT_SETTINGS)
-    with mapping_errors():
-        return await stack.enter_async_context(
-            session.create_client("secretsmanager", config=config, region_name=region_name)
-        )
-
-
-class _LoopClient:
-    """The client built for one event loop, and what closes it when that loop ends."""
-
-    __slots__ = ("building", "client", "closer", "stack")
-
-    def __init__(self) -> None:
-        self.building = asyncio.Lock()
-        self.client: Any = None
-        self.stack: contextlib.AsyncExitStack | None = None
-        self.closer: AsyncGenerator[None, None] | None = None
-
-    async def close(self) -> None:
-        stack, self.stack, self.client = self.stack, None, None
-        if stack is None:
-            return
-        try:
-            await stack.aclose()
-        except (RuntimeError, OSError):
-            # Its event loop is closing under it: its connections go with it.
-            log.debug("secretcache: could not close a client of a closing event loop")
-
-
-async def _close_with_loop(
-    source: AioBotocoreSource, loop: asyncio.AbstractEventLoop, state: _LoopClient
-) -> AsyncGenerator[None, None]:
-    """Hold ``state``'s client open until the loop shuts its async generators down.
-
-    asyncio.run() (and asyncio.Runner) close every async generator started in their
-    loop before closing it: this one then closes the client built for that loop, so a
-    module-level cache used by one asyncio.run() per Lambda invocation leaves no
-    unclosed client session behind.
-    """
-    try:
-        yield
-    finally:
-        source._forget(loop, state)
-        await state.close()
-
-
-class AioBotocoreSource:
-    """An AsyncSecretSource over aiobotocore clients: one per event loop, built lazily.
-
-    A client passed in is used as it is (it belongs to the loop it was made in) and
-    stays the caller's to close. A client built here belongs to one event loop: each
-    loop that reads gets its own, closed by ``aclose()`` in that loop or, at the latest,
-    when asyncio.run() ends the loop. ``region_name`` and ``single_attempt``: as
-    ``BotocoreSource``'s.
-    """
-
-    def __init__(
-        self,
-        client: Any = None,
-        session: Any = None,
-        *,
-        region_name: str | None = None,
-        single_attempt: bool = False,
-    ) -> None:
-        if client is not None and region_name is not None:
-            raise TypeError("region_name is for a client built here; a client has its own")
-        self._given = client
-        self._session = session
-        self._region_name = region_name
-        self._single_attempt = single_attempt
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
-        self._lock = ForkSafeLock()  # loops in several threads share the map
-        # Clients inherited across a fork: never used again, kept so that collecting
-        # them does not try to close the parent's connections.
-        self._inherited: list[_LoopClient] = []
-        if client is not None:
-            _install_scrubber()
-        _forksafe.register(self)
-
-    def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopClient:
-        with self._lock:
-            state = self._loops.get(loop)
-            if state is None:
-                # Loops closed without shutting their async generators down leave
-                # their entry behind: drop those (their connections died with them).
-                for old in [lp for lp in self._loops if lp.is_closed()]:
-                    del self._loops[old]
-                state = self._loops[loop] = _LoopClient()
-            return state
-
-    def _forget(self, loop: asyncio.AbstractEventLoop, state: _LoopClient) -> None:
-        with self._lock:
-            if self._loops.get(loop) is state:
-                del self._loops[loop]
-
-    async def client(self) -> Any:
-        """Return this event loop's client, building it on first use in the loop."""
-        if self._given is not None:
-            return self._given
-        loop = asyncio.get_running_loop()
-        state = self._state(loop)
-        if state.client is None:
-            async with state.building:
-                if state.client is None:
-                    stack = contextlib.AsyncExitStack()
-                    client = await build_async_client(self._session, stack, self._region_name)
-                    if self._single_attempt:
-                        one_attempt(client)
-                    state.stack = stack
-                    closer = _close_with_loop(self, loop, state)
-                    await closer.__anext__()  # started here: the loop will close it
-                    state.closer = closer
-                    state.client = client
-                    _install_scrubber()
-        return state.client
-
-    @property
-    def region_name(self) -> str | None:
-        """Return the region this source reads in (None until a client is known)."""
-        if self._region_name is not None:
-            return self._region_name
-        if self._given is not None:
-            return self._given.meta.region_name  # type: ignore[no-any-return]
-        with self._lock:
-            built = [s.client for s in self._loops.values() if s.client is not None]
-        return built[0].meta.region_name if built else None
-
-    async def get_secret_value(
-        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
-    ) -> Secret:
-        """Call GetSecretValue, always naming a VersionStage or a VersionId."""
-        kwargs = get_request(secret_id, version_stage, version_id)
-        client = await self.client()
-        with mapping_errors(
-            secret_id=secret_id, version_stage=version_stage, version_id=version_id
-        ):
-            # Straight into the call: no local of this frame holds the answer's value.
-            return secret_from_response(secret_id, await client.get_secret_value(**kwargs))
-
-    async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Call DescribeSecret."""
-        client = await self.client()
-        with mapping_errors(secret_id=secret_id):
-            response = await client.describe_secret(SecretId=secret_id)
-        return metadata_from_response(response)
-
-    async def batch_get_secret_value(
-        self,
-        *,
-        secret_ids: Sequence[str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        next_token: str | None = None,
-    ) -> BatchPage:
-        """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
-        kwargs = batch_request(secret_ids, filters, next_token)
-        client = await self.client()
-        with mapping_errors():
-            return batch_page_from_response(
-                await client.batch_get_secret_value(**kwargs), secret_ids
-            )
-
-    async def aclose(self) -> None:
-        """Close the client this event loop built (a client passed in stays open).
-
-        A read after this builds a new one, closed in turn when the loop ends.
-        """
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            state = self._loops.pop(loop, None)
-        if state is None:
-            return
-        if state.closer is not None:
-            await state.closer.aclose()  # runs its finally: closes the client
-        else:
-            await state.close()
-
-    def _after_fork_in_child(self) -> None:
-        # The parent's loops and their clients mean nothing here (and their sockets are
-        # the parent's): keep them unreachable but uncollected, build anew.
-        self._inherited.extend(self._loops.values())
-        self._loops = {}
 
 
 # -- the cache ------------------------------------------------------------------------
