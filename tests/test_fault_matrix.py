@@ -2,7 +2,8 @@
 
 Every cell drives one key with 100 gets a second for a simulated minute (FakeClock) and
 checks the error class, ``retryable``, whether the last value is served stale, and the
-API calls made: the rows of ``faultmatrix.FAULTS`` are the README's failure table.
+API calls made: the rows of ``faultmatrix.FAULTS`` are the manual's failure table
+(docs/freshness.md).
 """
 
 from __future__ import annotations
