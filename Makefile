@@ -65,9 +65,9 @@ matrix: wheel postgres
 	$(NOX) -s $(addprefix tests-,$(MATRIX))
 
 # The manual (docs/, mkdocs.yml) into site/; --strict: a broken link, anchor or API
-# reference is an error.
+# reference is an error. Never add --quiet: it hides the warnings --strict counts.
 docs: $(VENV)/.dev
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: lint typecheck docs pytest installed
 
