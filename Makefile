@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: test demo bench lint typecheck pytest postgres wheel installed matrix clean
+.PHONY: test demo bench docs lint typecheck pytest postgres wheel installed matrix clean
 
 # pyenv's shims find python3.10 ... python3.13 only for the versions selected: select
 # every 3.10-3.13 the machine has, for nox (a machine without pyenv uses its PATH).
@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,release]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,release,docs]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
@@ -64,7 +64,12 @@ MATRIX ?= 3.10 3.11 3.12 3.13
 matrix: wheel postgres
 	$(NOX) -s $(addprefix tests-,$(MATRIX))
 
-test: lint typecheck pytest installed
+# The manual (docs/, mkdocs.yml) into site/; --strict: a broken link, anchor or API
+# reference is an error. Never add --quiet: it hides the warnings --strict counts.
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint typecheck docs pytest installed
 
 demo: $(VENV)/.demo
 	$(PY) -m secretcache demo
@@ -75,6 +80,7 @@ bench: $(VENV)/.bench postgres
 	$(PY) bench/rotation_logins.py
 	$(PY) bench/outage.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/plots.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist site

@@ -38,6 +38,8 @@ for _var in ("SECRETCACHE_TTL", "POWERTOOLS_PARAMETERS_MAX_AGE"):
 
 REGION = "us-east-1"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+# What a table cannot hold (time series for the plots in docs/benchmarks.md), as JSON.
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def median(values: list[float]) -> float:
@@ -365,6 +367,16 @@ def write_section(name: str, body: str) -> None:
         f.write(text)
 
 
+def write_data(name: str, data: dict[str, Any]) -> None:
+    """Write one script's series to ``bench/results/<name>.json`` (bench/plots.py reads it)."""
+    import json
+
+    os.makedirs(DATA_DIR, exist_ok=True)
+    with open(os.path.join(DATA_DIR, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def script_main(
     section: str,
     doc: str | None,
@@ -372,16 +384,23 @@ def script_main(
     measure: Callable[[bool], Any],
     render: Callable[[Any, dict[str, str]], str],
     argv: list[str] | None = None,
+    data: Callable[[Any], dict[str, Any]] | None = None,
 ) -> int:
-    """Run a simulation script: measure, print, and record its section unless --quick."""
+    """Run a simulation script: measure, print, and record its section unless --quick.
+
+    ``data``, if given, turns the measurement into the JSON series written next to it.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    text = render(measure(args.quick), machine())
+    measured = measure(args.quick)
+    text = render(measured, machine())
     print(text)
     if not (args.quick or args.no_write):
         write_section(section, text)
+        if data is not None:
+            write_data(section, data(measured))
     return 0

@@ -131,6 +131,9 @@ class FleetResult:
     outage_replica_calls: int = 0
     outage_replica_busiest: int = 0
     errors: int = 0
+    # API calls in each minute of the run (the replica's too, in the outage run).
+    per_minute: list[int] = field(default_factory=list)
+    replica_per_minute: list[int] = field(default_factory=list)
 
     @property
     def total_calls(self) -> int:
@@ -303,7 +306,17 @@ def simulate(
         outage_replica_calls=_between(replica_log, down),
         outage_replica_busiest=_busiest(replica_log, WINDOW)[0],
         errors=errors,
+        per_minute=_per_minute(log, seconds),
+        replica_per_minute=_per_minute(replica_log, seconds) if outage else [],
     )
+
+
+def _per_minute(times: list[float], seconds: float) -> list[int]:
+    """Return how many of ``times`` fall in each minute [60 k, 60 (k + 1)) of the run."""
+    counts = [0] * math.ceil(seconds / WINDOW)
+    for t in times:
+        counts[min(int(t // WINDOW), len(counts) - 1)] += 1
+    return counts
 
 
 def _between(times: list[float], span: tuple[float, float]) -> int:
@@ -532,9 +545,34 @@ def _outage_lines(o: FleetResult, d: FleetResult) -> list[str]:
     ]
 
 
+def series(runs: Runs) -> dict[str, Any]:
+    """Return the runs' API calls per minute (bench/results/fleet.json, for the plots)."""
+    d, o = runs.defaults, runs.outage
+    assert o.outage is not None
+    return {
+        "envs": d.envs,
+        "seconds": d.seconds,
+        "rotate_at": d.rotate_at,
+        "ttl": 300,
+        "window": WINDOW,
+        "runs": [
+            {"label": r.label, "calls_per_minute": r.per_minute}
+            for r in (runs.defaults, runs.before, runs.no_jitter)
+        ],
+        "outage": {
+            "start": o.outage[0],
+            "end": o.outage[1],
+            "primary_calls_per_minute": o.per_minute,
+            "replica_calls_per_minute": o.replica_per_minute,
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Simulate, print and record."""
-    return h.script_main("fleet", __doc__, "tiny fleets; don't write", run, render, argv)
+    return h.script_main(
+        "fleet", __doc__, "tiny fleets; don't write", run, render, argv, data=series
+    )
 
 
 if __name__ == "__main__":

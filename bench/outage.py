@@ -128,6 +128,8 @@ class OutageRun:
     stats: CacheStats | None = None
     outage_start: float = 0.0
     wall: float = 0.0
+    # Reads of the hot key in each minute of the run: fresh, served stale, raised.
+    minutes: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def served_share(self) -> float:
@@ -183,11 +185,19 @@ def simulate(label: str, *, fallback: bool, outage: float = 3600.0, seed: int = 
         end = BEFORE + outage
         colds = [(BEFORE + 1.0, COLD_EARLY), (BEFORE + outage / 2, COLD_LATE)]
         stale_before = 0
+        stale_seen = 0
         for i in range(int((end + AFTER) * RATE)):
             due = i / RATE
             if clock() < due:
                 clock.advance(due - clock())
             now = clock()
+            while len(run.minutes) <= int(now // 60):
+                stale_now = cache.stats().stale_served
+                if run.minutes:
+                    run.minutes[-1]["stale"] = stale_now - stale_seen
+                    run.minutes[-1]["fresh"] -= run.minutes[-1]["stale"]
+                stale_seen = stale_now
+                run.minutes.append({"fresh": 0, "stale": 0, "raised": 0})
             phase = "before" if now < BEFORE else "outage" if now < end else "after"
             if phase != net.phase:
                 if phase == "outage":
@@ -203,11 +213,14 @@ def simulate(label: str, *, fallback: bool, outage: float = 3600.0, seed: int = 
                 ok = True
             except SecretCacheError:
                 ok = False
+            run.minutes[-1]["fresh" if ok else "raised"] += 1
             if phase == "outage":
                 run.reads += 1
                 run.served += ok
                 run.errors += not ok
                 run.slowest = max(run.slowest, clock() - now)
+        run.minutes[-1]["stale"] = cache.stats().stale_served - stale_seen
+        run.minutes[-1]["fresh"] -= run.minutes[-1]["stale"]
         run.stats = cache.stats()
         cache.close()
     run.wall = time.perf_counter() - started
@@ -305,9 +318,22 @@ def render(runs: list[OutageRun], info: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def series(runs: list[OutageRun]) -> dict[str, Any]:
+    """Return each run's reads minute by minute (bench/results/outage.json, for the plots)."""
+    return {
+        "rate": RATE,
+        "outage_start": runs[0].outage_start,
+        "outage_end": runs[0].outage_start + runs[0].outage,
+        "max_stale": 900,
+        "runs": [{"label": r.label, "reads_per_minute": r.minutes} for r in runs],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Simulate, print and record."""
-    return h.script_main("outage", __doc__, "a 10-minute outage; don't write", run, render, argv)
+    return h.script_main(
+        "outage", __doc__, "a 10-minute outage; don't write", run, render, argv, data=series
+    )
 
 
 if __name__ == "__main__":

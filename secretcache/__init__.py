@@ -1,6 +1,7 @@
 """secretcache: a fast, correct, rotation-aware cache for AWS Secrets Manager secrets.
 
-Read ``README.md`` for the manual; the public names are re-exported here.
+The manual is in ``docs/`` (README.md links to every page); the public names are
+re-exported here.
 """
 
 from ._cache import SecretCache, default_cache

@@ -1,7 +1,7 @@
 """Least-privilege IAM policies: which actions each feature needs, and the document for a choice.
 
 ``FEATURES`` is the one table of what each feature of secretcache asks AWS for, on which
-resource, and what happens without it (the README's table is checked against it).
+resource, and what happens without it (docs/iam.md's table is checked against it).
 ``build_policy`` turns a choice of features into an IAM policy document; it does no I/O
 (the CLI finds the default account and region).
 

@@ -2,7 +2,8 @@
 
 ``tests/test_fault_matrix.py`` checks every row against moto (each fault on a cold key
 and on a warm key whose freshness has run out); ``tools/failure_table.py`` prints the
-same rows as the README's failure table, so the table cannot drift from what is tested.
+same rows as the manual's failure table (docs/freshness.md), so the table cannot drift
+from what is tested.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class FaultCase:
     """One failure mode, how it is produced, and what the cache must do under it."""
 
     id: str
-    #: What happened, in the README's words.
+    #: What happened, in the manual's words.
     title: str
     #: The error code as botocore sees it ("" for client-side errors).
     aws_code: str
@@ -162,7 +163,7 @@ def _code_cell(case: FaultCase) -> str:
 
 
 def markdown_table() -> str:
-    """Return the README's failure table, one row per fault, as markdown."""
+    """Return the manual's failure table, one row per fault, as markdown."""
     lines = [
         "| Failure | Error class | AWS code | Cold key | Warm key (expired): served stale? "
         "| `retryable` | API calls/min while failing |",

@@ -4,7 +4,7 @@ Run by ``tests/test_frames_sentry.py`` in a subprocess, because ``sentry_sdk.ini
 the process for good: ``python sentry_scenarios.py [--recipe] < CANARY`` (on stdin, since
 sentry-sdk reports ``sys.argv``). There is no DSN, so nothing can be sent anywhere;
 ``before_send`` keeps each event (already serialized, local variables included) and
-returns None. With ``--recipe``, the README's ``before_send`` for ``@inject_secret`` users
+returns None. With ``--recipe``, the manual's ``before_send`` for ``@inject_secret`` users
 is applied first. Prints ``[[scenario, event], ...]`` as JSON.
 """
 
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docs_pages import python_blocks
 from framecheck import raised
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 RECIPE = "drop_vars_below_inject_secret"
 
 
@@ -106,12 +104,11 @@ SCENARIOS: dict[str, Callable[[SecretsManagerClient, str], list[BaseException]]]
 }
 
 
-def readme_recipe() -> Callable[[dict[str, Any], dict[str, Any]], Any]:
-    """Return the README's before_send for @inject_secret users (its code, run as written)."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
-    (code,) = [block for block in blocks if f"def {RECIPE}(" in block]
-    namespace: dict[str, Any] = {"__name__": "readme_recipe"}
-    exec(compile(code, str(README), "exec"), namespace)
+def manual_recipe() -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    """Return the manual's before_send for @inject_secret users (its code, run as written)."""
+    ((where, code),) = [(p, c) for p, c in python_blocks() if f"def {RECIPE}(" in c]
+    namespace: dict[str, Any] = {"__name__": "manual_recipe"}
+    exec(compile(code, where, "exec"), namespace)
     return namespace[RECIPE]  # type: ignore[no-any-return]
 
 
@@ -123,7 +120,7 @@ def main(argv: list[str]) -> None:
     import sentry_sdk
     from moto import mock_aws
 
-    scrub = readme_recipe() if recipe else None
+    scrub = manual_recipe() if recipe else None
     events: list[dict[str, Any]] = []
 
     def before_send(event: Any, hint: Any) -> Any:

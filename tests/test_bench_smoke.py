@@ -7,6 +7,7 @@ call counts the benchmarks report follow secretcache's contract.
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -194,3 +195,58 @@ def test_coldstart_counts_instructions_where_valgrind_runs(tmp_path: Path) -> No
     else:
         assert counted is not None
         assert counted > 1  # millions: an interpreter's start and exit
+
+
+# -- bench/plots.py: the manual's plots -------------------------------------------------
+
+
+def test_the_hit_bars_come_from_the_results_table() -> None:
+    plots = _load("plots")
+    bars = dict(plots.hit_latencies(plots.RESULTS.read_text(encoding="utf-8")))
+    assert len(bars) == 6
+    assert min(bars, key=bars.__getitem__) == "a plain dict lookup (the floor)"
+    assert bars["secretcache"] < bars["aws-secretsmanager-caching"]
+
+
+def test_plots_are_drawn_from_the_series_the_scripts_write(
+    fleet: ModuleType, outage: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plots = _load("plots")
+    runs = fleet.run(quick=True)
+    fleet_series = fleet.series(runs)
+    first = fleet_series["runs"][0]
+    assert first["label"] == "defaults"
+    assert sum(first["calls_per_minute"]) == runs.defaults.total_calls
+    assert len(first["calls_per_minute"]) == runs.defaults.seconds / 60
+    outage_runs = outage.run(quick=True)
+    outage_series = outage.series(outage_runs)
+    reads = (outage.BEFORE + outage_runs[0].outage + outage.AFTER) * outage.RATE
+    stale = []
+    for run in outage_series["runs"]:
+        minutes = run["reads_per_minute"]
+        assert min(count for minute in minutes for count in minute.values()) >= 0
+        assert sum(sum(minute.values()) for minute in minutes) == reads
+        stale.append(sum(minute["stale"] for minute in minutes))
+    assert stale[0] >= outage_runs[0].stale > 0  # one region: stale (and just after)
+    assert stale[1] == 0  # the fallback region answers fresh
+
+    data = tmp_path / "results"
+    data.mkdir()
+    (data / "fleet.json").write_text(json.dumps(fleet_series), encoding="utf-8")
+    (data / "outage.json").write_text(json.dumps(outage_series), encoding="utf-8")
+    monkeypatch.setattr(plots, "DATA", data)
+    assert plots.main(["--out", str(tmp_path / "img")]) == 0
+    titles = {
+        "bench-hits.svg": "A cache hit",
+        "bench-fleet.svg": "Lambda environments",
+        "bench-outage.svg": "A one-hour regional outage",
+    }
+    for name, title in titles.items():
+        assert title in (tmp_path / "img" / name).read_text(encoding="utf-8"), name
+
+
+def test_the_manual_shows_every_plot() -> None:
+    page = (BENCH.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for name in ("bench-hits.svg", "bench-fleet.svg", "bench-outage.svg"):
+        assert f"](img/{name})" in page
+        assert (BENCH.parent / "docs" / "img" / name).is_file()

@@ -8,14 +8,13 @@ before a rotation, as a real replica does until replication catches up.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import re
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from docs_pages import table
 
 import secretcache
 from secretcache import (
@@ -325,11 +324,9 @@ def test_a_cache_built_on_a_source_rejects_fallback_arguments(replica: InMemoryS
         SecretCache(source=replica, fallback_regions=("eu-west-1",))
 
 
-# -- the README's table ------------------------------------------------------------------
-def test_the_readmes_fallback_table_says_which_failures_are_put_to_the_fallbacks() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    lines = readme[readme.index("| The primary region's failure |") :].splitlines()
-    rows = [line.strip("|").split("|") for line in itertools.takewhile(bool, lines[2:])]
+# -- the manual's table ------------------------------------------------------------------
+def test_the_manuals_fallback_table_says_which_failures_are_put_to_the_fallbacks() -> None:
+    rows = table("| The primary region's failure |")
     named: set[type[SecretCacheError]] = set()
     for row in rows:
         asked = row[2].strip().startswith("yes")

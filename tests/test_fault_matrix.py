@@ -2,7 +2,8 @@
 
 Every cell drives one key with 100 gets a second for a simulated minute (FakeClock) and
 checks the error class, ``retryable``, whether the last value is served stale, and the
-API calls made: the rows of ``faultmatrix.FAULTS`` are the README's failure table.
+API calls made: the rows of ``faultmatrix.FAULTS`` are the manual's failure table
+(docs/freshness.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import moto.core
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from docs_pages import PAGES
 from faultmatrix import FAULTS, GETS_PER_SECOND, SIMULATED_SECONDS, FaultCase, markdown_table
 
 from secretcache import CacheStats, SecretCache, SecretCacheError
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 ROOT = Path(__file__).resolve().parent.parent
+TABLE_PAGE = "docs/freshness.md"  # the failure table's page in the manual
 SECRET = "prod/fault-matrix"
 TTL = 60.0
 READ_ONLY = {
@@ -242,14 +245,12 @@ def test_recovery_after_transient_outage_is_at_most_one_backoff_step(
         assert cache.get_secret_string(SECRET) == "v1-value"
 
 
-def test_failure_table_in_readme_matches_the_matrix() -> None:
-    """README.md carries exactly the table tools/failure_table.py prints."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(
-        r"<!-- failure-table:start -->\n(.*?)<!-- failure-table:end -->", readme, re.DOTALL
-    )
-    assert found, "README.md lacks the <!-- failure-table:start/end --> block"
-    assert found.group(1).strip() == markdown_table().strip()
+def test_failure_table_in_the_manual_matches_the_matrix() -> None:
+    """The manual carries exactly the table tools/failure_table.py prints, once."""
+    pattern = r"<!-- failure-table:start -->\n(.*?)<!-- failure-table:end -->"
+    found = [(p.name, block) for p in PAGES for block in re.findall(pattern, p.text, re.DOTALL)]
+    assert [name for name, _ in found] == [TABLE_PAGE], "the failure-table block belongs there"
+    assert found[0][1].strip() == markdown_table().strip()
 
 
 def test_failure_table_tool_prints_the_matrix(capsys: pytest.CaptureFixture[str]) -> None:
@@ -262,3 +263,24 @@ def test_failure_table_tool_prints_the_matrix(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert out.strip() == markdown_table().strip()
     assert out.count("\n|") == len(FAULTS) + 1
+
+
+def test_failure_table_tool_rewrites_the_block_in_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import failure_table
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    stale = tmp_path / "freshness.md"
+    stale.write_text(
+        "# Page\n\n<!-- failure-table:start -->\n| old |\n<!-- failure-table:end -->\nAfter.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(failure_table, "PAGE", stale)
+    assert failure_table.main(["--write"]) == 0
+    text = stale.read_text(encoding="utf-8")
+    assert "| old |" not in text
+    assert text.startswith("# Page\n\n<!-- failure-table:start -->\n" + markdown_table())
+    assert text.endswith("<!-- failure-table:end -->\nAfter.\n")

@@ -3,7 +3,7 @@
 ``sentry_scenarios.py`` runs in a subprocess (``sentry_sdk.init`` patches the process for
 good), with no DSN: each event is kept by ``before_send`` (after sentry-sdk serialized it,
 local variables included, and before anything could be sent) and printed. The user's own
-frames do hold the secret at these defaults; the README's ``before_send`` recipe drops them.
+frames do hold the secret at these defaults; the manual's ``before_send`` recipe drops them.
 """
 
 from __future__ import annotations
@@ -83,11 +83,11 @@ def test_only_the_users_own_frames_show_the_value_at_the_defaults(
                 shown.add(frame["function"])
                 frame.pop("vars")
         assert canary not in json.dumps(event)  # messages, breadcrumbs, contexts: clean
-    # What the README's "Secrets and error trackers" warns about, and its recipe is for.
+    # What the manual's "Secrets and error trackers" warns about, and its recipe is for.
     assert shown == USER_FRAMES
 
 
-def test_the_readme_recipe_drops_the_users_frames_too(canary: str) -> None:
+def test_the_manual_recipe_drops_the_users_frames_too(canary: str) -> None:
     events = _events(canary, "--recipe")
     assert {name for name, _ in events} == set(SCENARIOS)
     for name, event in events:

@@ -1,8 +1,8 @@
 """The documents show what `secretcache policy` prints, and no `-*` secret ARN anywhere.
 
-Every ```console block of the README that starts with ``$ secretcache policy`` is run and
-must print exactly the rest of the block; the README's feature table must be the one in
-``secretcache/_policy.py``.
+Every ```console block of the manual (README.md and docs/) that starts with
+``$ secretcache policy`` is run and must print exactly the rest of the block; the IAM
+page's feature table must be the one in ``secretcache/_policy.py``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import shlex
 from pathlib import Path
 
 import pytest
+from docs_pages import PAGES, page
 
 from secretcache._policy import FEATURES
 from secretcache.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # A Secrets Manager ARN whose name ends in "-*": it grants every longer name too.
 DASH_STAR = re.compile(r"arn:[\w-]*:secretsmanager:[^\s\"'`]*:secret:[^\s\"'`]*-\*")
@@ -30,15 +30,16 @@ RESOURCE = {
 
 
 def _policy_blocks() -> list[tuple[str, str]]:
-    """Return (command line, printed text) for each README block running `policy`."""
-    blocks = re.findall(r"```console\n(\$ secretcache policy [^\n]*)\n(.*?)```", README, re.DOTALL)
+    """Return (command line, printed text) for each console block running `policy`."""
+    pattern = r"```console\n(\$ secretcache policy [^\n]*)\n(.*?)```"
+    blocks = [block for p in PAGES for block in re.findall(pattern, p.text, re.DOTALL)]
     return [(command, text) for command, text in blocks if text.strip()]
 
 
 BLOCKS = _policy_blocks()
 
 
-def test_the_readme_shows_policies_with_and_without_prefetch_and_kms() -> None:
+def test_the_manual_shows_policies_with_and_without_prefetch_and_kms() -> None:
     commands = " ".join(command for command, _ in BLOCKS)
     assert len(BLOCKS) >= 2
     assert "--prefetch" in commands
@@ -46,7 +47,7 @@ def test_the_readme_shows_policies_with_and_without_prefetch_and_kms() -> None:
 
 
 @pytest.mark.parametrize(("command", "shown"), BLOCKS, ids=[c for c, _ in BLOCKS])
-def test_readme_policy_is_what_the_command_prints(
+def test_shown_policy_is_what_the_command_prints(
     command: str, shown: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = shlex.split(command)[2:]
@@ -68,9 +69,9 @@ def _feature_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_readme_feature_table_is_the_table_in_code() -> None:
+def test_iam_pages_feature_table_is_the_table_in_code() -> None:
     table = _feature_table()
-    assert table in README, f"paste this table into README.md:\n{table}"
+    assert table in page("docs/iam.md").text, f"paste this table into docs/iam.md:\n{table}"
 
 
 def _documents() -> list[Path]:

@@ -1,7 +1,7 @@
 """Each policy `secretcache policy` prints, proven with moto's IAM enforcement.
 
 For every feature: the generated policy allows the operation, and removing each of its
-actions breaks or degrades it exactly as the README's table says. moto checks actions
+actions breaks or degrades it exactly as the IAM page's table says. moto checks actions
 only (resources widened to "*", see tests/iam_model.py); AWS's per-secret checks inside
 BatchGetSecretValue are applied by ``BatchRules`` with the real, unwidened policy.
 """

@@ -9,8 +9,8 @@ The official package's own public-API unit tests pass against it unchanged. Read
 the official semantics (``None`` for a missing stage or value, botocore exceptions,
 DescribeSecret then GetSecretValue by VersionId) on secretcache's engine: lock-free
 hits, one request however many threads miss, and no value served after access is
-revoked or the secret is deleted. README.md ("Migrating from
-aws-secretsmanager-caching") lists every difference.
+revoked or the secret is deleted. The manual's page "Migrating from
+aws-secretsmanager-caching" (docs/migration.md) lists every difference.
 """
 
 from .cache.secret_cache_hook import SecretCacheHook
