@@ -70,9 +70,11 @@ class AsyncSecretCache(CacheBase):
             builds one per event loop on its first read, closed when that loop ends.
         session: or an ``aiobotocore.session.AioSession`` to build clients from.
         source: or an ``AsyncSecretSource`` (tests: ``AsyncInMemorySource``).
-        ttl, jitter, cold_jitter, max_size, max_stale, revalidate, clock, rng,
-            on_rotation, fallback_regions, fallback_clients: as ``SecretCache``'s
-            (keyword-only); there is no ``refresh_ahead``.
+
+    The other parameters (``ttl``, ``jitter``, ``cold_jitter``, ``max_size``,
+    ``max_stale``, ``revalidate``, ``clock``, ``rng``, ``on_rotation``,
+    ``fallback_regions``, ``fallback_clients``) are ``SecretCache``'s, keyword-only;
+    there is no ``refresh_ahead``.
     """
 
     def __init__(
