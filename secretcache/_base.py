@@ -186,7 +186,11 @@ class CacheBase:
         return {key[0]: identity(key[0], value) for key, value in self._store.items()}
 
     def _same_secret(self, secret_id: str) -> Callable[[Key], bool]:
-        """Return a predicate matching every key of the secret ``secret_id`` names."""
+        """Return a predicate matching every key of the secret ``secret_id`` may name."""
+        return self._secret_of(secret_id)[0]
+
+    def _secret_of(self, secret_id: str) -> tuple[Callable[[Key], bool], Identity]:
+        """Return a predicate matching every key of that secret, and its identity."""
         known = self._identities()
         target = known.get(secret_id) or identity(secret_id)
 
@@ -196,13 +200,27 @@ class CacheBase:
                 return True
             return target.overlaps(known.get(other) or identity(other))
 
-        return matches
+        return matches, target
 
-    def _on_terminal(self, key: Key, error: SecretCacheError) -> None:
-        """After ``key`` failed for good, apply a secret-wide answer to its other keys."""
-        if secret_wide(error):
-            same = self._same_secret(key[0])
-            self._store.fail_keys(lambda k: k != key and same(k), error)
+    def _on_terminal(self, key: Key, error: SecretCacheError, seq: int) -> None:
+        """After ``key`` failed for good, apply a secret-wide answer to its other keys.
+
+        ``seq`` is the failed request's sequence number: keys holding an answer to a
+        later request keep it.
+        """
+        if not secret_wide(error):
+            return
+        same, target = self._secret_of(key[0])
+
+        def others(candidate: Key) -> bool:
+            return candidate != key and same(candidate)
+
+        if target.exact:
+            self._store.fail_keys(others, error, seq)
+        else:
+            # Which secret the id names is a guess (a partial ARN that looks like a full
+            # one): forget the candidates, but remember nothing against them.
+            self._store.invalidate(others)
 
     # -- events and counters ---------------------------------------------------------------
     def _use_source(self, source: object) -> None:

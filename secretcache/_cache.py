@@ -251,7 +251,7 @@ class SecretCache(CacheBase):
                     self._count_failovers(answers)
                     return done.value  # type: ignore[no-any-return]
         except SecretCacheError as exc:
-            self._on_terminal(ticket.key, exc)
+            self._on_terminal(ticket.key, exc, ticket.seq)
             raise
 
     # -- control ----------------------------------------------------------------------

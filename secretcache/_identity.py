@@ -32,6 +32,11 @@ class Identity(NamedTuple):
     account: str | None
     names: frozenset[str]
 
+    @property
+    def exact(self) -> bool:
+        """Return True when it is known which secret this is (one candidate name)."""
+        return len(self.names) == 1
+
     def overlaps(self, other: Identity) -> bool:
         """Return True when both may be the same secret."""
         if None not in (self.account, other.account) and self.account != other.account:

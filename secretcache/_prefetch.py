@@ -69,7 +69,7 @@ class Singles:
 
 
 PrefetchPlan = Generator["Batch | Singles", "BatchPage | Results", Results]
-OnTerminal = Callable[[Key, SecretCacheError], None]
+OnTerminal = Callable[[Key, SecretCacheError, int], None]
 
 
 def plan_prefetch(
@@ -179,7 +179,7 @@ def _absorb(
             key = (secret_id, AWSCURRENT, None)
             store.put_failure(key, error, token)
             if not keeps_stale(error):
-                on_terminal(key, error)
+                on_terminal(key, error, token.seq)
             results[secret_id] = error
     finally:
         store.end_batch(token)

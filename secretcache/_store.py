@@ -610,16 +610,16 @@ class Store(Generic[K, V]):
                 if predicate(key):
                     entry.fresh_until = entry.stale_until = -math.inf
 
-    def fail_keys(self, predicate: Callable[[K], bool], error: SecretCacheError) -> None:
+    def fail_keys(self, predicate: Callable[[K], bool], error: SecretCacheError, seq: int) -> None:
         """Drop the entries whose key matches, remembering ``error`` for each of them.
 
         For an answer that holds for other keys too (a secret scheduled for deletion):
-        their hot readers then meet the remembered error instead of the API.
+        their hot readers then meet the remembered error instead of the API. ``seq`` is
+        the request that got the answer: an entry from a later request stays.
         """
         with self._lock:
             now = self.clock()
-            seq = next(self._seq)
-            for key in [k for k in self.data if predicate(k)]:
+            for key in [k for k, e in self.data.items() if e.seq < seq and predicate(k)]:
                 del self.data[key]
                 self._remember(key, error, self._failures.get(key), now, seq)
 

@@ -223,6 +223,9 @@ class AsyncSecretCache(CacheBase):
                 task = asyncio.get_running_loop().create_task(self._run(store, planned, load))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                # A task cancelled before its first step never runs _run's handlers:
+                # land its flight here, or every later reader of the key would wait on it.
+                task.add_done_callback(partial(_land_if_open, store, planned))
                 flight.task = task
             else:
                 flight = planned
@@ -279,7 +282,7 @@ class AsyncSecretCache(CacheBase):
                     self._count_failovers(answers)
                     return done.value  # type: ignore[no-any-return]
         except SecretCacheError as exc:
-            self._on_terminal(ticket.key, exc)
+            self._on_terminal(ticket.key, exc, ticket.seq)
             raise
 
     # -- control ----------------------------------------------------------------------
@@ -388,6 +391,13 @@ async def _landing(store: Store[Any, Any], key: Any, flight: _FlightLike) -> Non
         if isinstance(task, asyncio.Task) and task.get_loop().is_closed() and not task.done():
             store.desert(key, flight)
             return
+
+
+def _land_if_open(
+    store: Store[Any, Any], ticket: Ticket[Any, Any], task: asyncio.Task[None]
+) -> None:
+    if ticket.flight.waiters is not None:  # never landed: cancelled before it began
+        store.abandon(ticket, asyncio.CancelledError())
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -27,7 +27,7 @@ from test_aio import (
 )
 
 from secretcache.aio import AsyncSecretCache
-from secretcache.testing import FakeClock
+from secretcache.testing import AsyncInMemorySource, FakeClock
 
 if TYPE_CHECKING:
     from aiobotocore.session import AioSession
@@ -251,3 +251,27 @@ def test_aclose_closes_only_this_loops_client(
         thread.join(JOIN)
     assert not any(t.is_alive() for t in threads)
     assert results == ["v1"]
+
+
+def test_a_load_cancelled_before_it_starts_breaks_nothing() -> None:
+    source = AsyncInMemorySource({"db": "v1"})
+    cache = AsyncSecretCache(source=source, clock=FakeClock())
+
+    async def close_while_reading() -> list[object]:
+        return list(await asyncio.gather(cache.get_secret_string("db"), cache.aclose()))
+
+    assert asyncio.run(close_while_reading()) == ["v1", None]
+
+    async def cancel_everything_else() -> tuple[str, str]:
+        reader = asyncio.create_task(cache.get_secret_string("db"))
+        await asyncio.sleep(0)  # the reader planned the load and created its task
+        for task in asyncio.all_tasks():
+            if task not in (asyncio.current_task(), reader):
+                task.cancel()  # a TaskGroup or a shutdown cancelling around it
+        first = await asyncio.wait_for(reader, JOIN)
+        return first, await asyncio.wait_for(cache.get_secret_string("db"), JOIN)
+
+    cache.invalidate()
+    assert asyncio.run(cancel_everything_else()) == ("v1", "v1")
+    # Another event loop is not left waiting for a load that never ran.
+    assert asyncio.run(asyncio.wait_for(cache.get_secret_string("db"), JOIN)) == "v1"

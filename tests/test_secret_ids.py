@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from secretcache import RotationEvent, SecretCache, SecretDeletedError
-from secretcache.testing import FakeClock, counting_calls, rotate_secret
+from secretcache import AWSCURRENT, RotationEvent, Secret, SecretCache, SecretDeletedError
+from secretcache.testing import FakeClock, InMemorySource, counting_calls, rotate_secret
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,3 +91,50 @@ def test_a_deletion_seen_under_the_name_drops_the_arn(
     with counting_calls(sm) as calls, pytest.raises(SecretDeletedError):
         cache.get_secret_field(arn, "pw")  # not served from memory, not asked either
     assert calls["GetSecretValue"] == 0
+
+
+def test_a_deleted_secret_named_by_an_ambiguous_partial_arn_fails_no_other_secret(
+    sm: SecretsManagerClient, arn: str, make_cache: Callable[..., SecretCache]
+) -> None:
+    # "prod/db-reader" looks like "prod/db" plus a random suffix: only a guess.
+    other = sm.create_secret(Name="prod/db-reader", SecretString="r")["ARN"]
+    sm.delete_secret(SecretId="prod/db-reader", RecoveryWindowInDays=7)
+    cache = make_cache(ttl=TTL)
+    assert cache.get_secret_field("prod/db", "pw") == "p1"
+    with pytest.raises(SecretDeletedError):
+        cache.get_secret_string(other[:-7])  # the partial ARN of the deleted one
+    assert cache.get_secret_field("prod/db", "pw") == "p1"  # still readable, not "deleted"
+
+
+def test_a_slow_deletion_answer_does_not_drop_a_later_value() -> None:
+    gate, sent = threading.Event(), threading.Event()
+
+    class SlowDeletion(InMemorySource):
+        def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
+            if kwargs.get("version_stage") == AWSCURRENT:  # sent before the restore...
+                sent.set()
+                assert gate.wait(10)
+                raise SecretDeletedError("scheduled", code="InvalidRequestException")
+            return super().get_secret_value(secret_id, **kwargs)
+
+    source = SlowDeletion({"db": "v1"})
+    version = source.put("db", "v2")
+    cache = SecretCache(source=source, clock=FakeClock())
+    outcome: list[BaseException] = []
+
+    def read_current() -> None:
+        try:
+            cache.get_secret("db")
+        except SecretDeletedError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read_current)
+    reader.start()
+    assert sent.wait(10)
+    assert cache.get_secret_string("db", version_id=version) == "v2"  # ...read after it
+    gate.set()
+    reader.join(10)
+    assert len(outcome) == 1
+    calls = source.calls["GetSecretValue"]
+    assert cache.get_secret_string("db", version_id=version) == "v2"
+    assert source.calls["GetSecretValue"] == calls  # kept, not dropped by the older answer
