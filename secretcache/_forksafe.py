@@ -30,11 +30,17 @@ __all__ = ["ForkSafeLock", "register"]
 log = logging.getLogger("secretcache")
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
+# Held from before a fork to after it, so that no object registers in between: the
+# hooks after the fork must work on exactly the objects whose hooks ran before it (a
+# lock released after the fork must be one that was taken before it).
+_registering = threading.Lock()
+_forking: list[Any] = []
 
 
 def register(obj: object) -> None:
     """Reset ``obj`` in every process forked from this one from now on."""
-    _live.add(obj)
+    with _registering:
+        _live.add(obj)
 
 
 class ForkSafeLock:
@@ -68,7 +74,7 @@ class ForkSafeLock:
 
 
 def _call_each(method: str) -> None:
-    for obj in list(_live):
+    for obj in _forking:
         hook = getattr(obj, method, None)
         if hook is None:
             continue
@@ -79,15 +85,26 @@ def _call_each(method: str) -> None:
 
 
 def _before() -> None:
+    _registering.acquire()
+    _forking[:] = list(_live)
     _call_each("_before_fork")
 
 
 def _after_in_parent() -> None:
-    _call_each("_after_fork_in_parent")
+    try:
+        _call_each("_after_fork_in_parent")
+    finally:
+        _forking.clear()
+        _registering.release()
 
 
 def _after_in_child() -> None:
-    _call_each("_after_fork_in_child")
+    global _registering
+    _registering = threading.Lock()  # the parent's is held, by the thread that forked
+    try:
+        _call_each("_after_fork_in_child")
+    finally:
+        _forking.clear()
 
 
 if hasattr(os, "register_at_fork"):  # absent on Windows, which has no fork()

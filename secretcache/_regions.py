@@ -27,13 +27,14 @@ import dataclasses
 import logging
 import random
 import re
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _forksafe
+from ._forksafe import ForkSafeLock
 from ._source import BatchPage
-from ._store import BACKOFF_BASE, BACKOFF_CAP
+from ._store import backoff_step, detached
+from ._validate import check_callable, check_rng
 from .exceptions import SecretCacheError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 log = logging.getLogger("secretcache")
 
 _ARN = re.compile(r"(?P<head>arn:[^:]*:secretsmanager:)(?P<region>[^:]*)(?P<tail>:.*)", re.DOTALL)
-_JITTER = 0.2  # as the store's: a step lasts base*2**n times [1, 1.2)
 # A fallback's NextToken, marked so that the next page is asked of the same region.
 _TOKEN = "secretcache-fallback-"
 
@@ -77,7 +77,7 @@ class Breaker:
     __slots__ = ("_lock", "error", "probing", "retry_at", "steps")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self.retry_at: float | None = None  # None: closed
         self.steps = 0  # backoff steps since the region last answered
         self.probing = False  # the step's one probe is out
@@ -110,11 +110,11 @@ class Breaker:
             if self.retry_at is not None and not probe:
                 return False
             opened = self.retry_at is None
-            step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(self.steps, 64))
-            self.retry_at = now + min(BACKOFF_CAP, step * (1.0 + draw * _JITTER))
+            self.retry_at = now + backoff_step(self.steps, draw)
             self.steps += 1
             self.probing = False
-            self.error = error
+            # Without its traceback: its frames would keep the first caller's locals.
+            self.error = detached(error)
             return opened
 
     def release(self, probe: bool) -> None:
@@ -126,7 +126,6 @@ class Breaker:
     def after_fork_in_child(self) -> None:
         """Reset what a forked child cannot share with its parent."""
         # A probe in flight at the fork was sent by a thread the child does not have.
-        self._lock = threading.Lock()
         self.probing = False
 
 
@@ -145,16 +144,14 @@ class Regions:
             raise TypeError("fallbacks must be a sequence of sources")
         if not fallbacks:
             raise ValueError("name at least one fallback source")
-        if not callable(clock):
-            raise TypeError("clock must be a zero-argument callable")
-        if rng is not None and not isinstance(rng, random.Random):
-            raise TypeError(f"rng must be a random.Random, not {type(rng).__name__}")
+        check_callable("clock", clock)
+        check_rng(rng)
         self.sources: tuple[Any, ...] = (primary, *fallbacks)
         self.breakers = tuple(Breaker() for _ in self.sources)
         self.clock = clock
         self._own_rng = rng is None
         self._rng = rng or random.Random()
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._calls: dict[str, int] = {}
         self._fallback_regions: frozenset[str] | None = None
         _forksafe.register(self)
@@ -270,7 +267,6 @@ class Regions:
         return self._rng.random()
 
     def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
         for breaker in self.breakers:
             breaker.after_fork_in_child()
         if self._own_rng:

@@ -42,6 +42,7 @@ __all__ = [
     "Load",
     "Store",
     "Ticket",
+    "backoff_step",
 ]
 
 V = TypeVar("V")
@@ -187,6 +188,26 @@ def fresh_copy(error: E) -> E:
     clone.__cause__ = error.__cause__
     clone.__suppress_context__ = True
     return clone
+
+
+def backoff_step(
+    attempts: int,
+    draw: float,
+    *,
+    base: float = BACKOFF_BASE,
+    growth: float = 2.0,
+    cap: float = BACKOFF_CAP,
+) -> float:
+    """Return the seconds of the backoff step after ``attempts`` failures in a row before.
+
+    ``base * growth**attempts``, at most ``cap``, times ``1 + 0.2 * draw`` (``draw`` in
+    [0, 1)): a step is never shorter than its base figure, so never busier.
+    """
+    try:
+        step = min(cap, base * growth**attempts)
+    except OverflowError:  # ~1,000 steps in a row: long since at the cap
+        step = cap
+    return min(cap, step * (1.0 + draw * _BACKOFF_JITTER))
 
 
 def detached(error: E) -> E:
@@ -497,11 +518,13 @@ class Store(Generic[K, V]):
         self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
     ) -> None:
         attempts = failure.attempts + 1 if failure is not None else 0
-        try:
-            step = min(self.backoff_cap, self.backoff_base * self.backoff_growth**attempts)
-        except OverflowError:  # ~1,000 steps in a row: long since at the cap
-            step = self.backoff_cap
-        step = min(self.backoff_cap, step * (1.0 + self._rng.random() * _BACKOFF_JITTER))
+        step = backoff_step(
+            attempts,
+            self._rng.random(),
+            base=self.backoff_base,
+            growth=self.backoff_growth,
+            cap=self.backoff_cap,
+        )
         failures = self._failures
         failures.pop(key, None)
         if len(failures) >= self.max_size:

@@ -29,6 +29,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .. import _forksafe
+from .._forksafe import ForkSafeLock
 from ..exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class Logins:
     """Login state of the secrets one cache serves (one lock: logins are rare)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._states: dict[str, _State] = {}
         _forksafe.register(self)
 
@@ -114,7 +115,6 @@ class Logins:
 
     def _after_fork_in_child(self) -> None:
         # The recovering thread is the parent's: nobody would ever set its event.
-        self._lock = threading.Lock()
         for state in self._states.values():
             state.recovering = None
 
@@ -122,7 +122,7 @@ class Logins:
 class Attempt:
     """One login: the versions it tried, its first refusal, the recovery it leads."""
 
-    def __init__(self, lock: threading.Lock, state: _State, current: Secret) -> None:
+    def __init__(self, lock: ForkSafeLock, state: _State, current: Secret) -> None:
         self._lock = lock
         self._state = state
         self.current = current
@@ -214,9 +214,8 @@ class _Registry:
     """Each cache's Logins, held weakly: the state goes with the cache."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._by_cache: weakref.WeakKeyDictionary[object, Logins] = weakref.WeakKeyDictionary()
-        _forksafe.register(self)
 
     def logins(self, cache: object) -> Logins:
         with self._lock:
@@ -224,9 +223,6 @@ class _Registry:
             if found is None:
                 found = self._by_cache[cache] = Logins()
             return found
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
 
 
 # Login state belongs to a (cache, secret) pair, not to an engine or a Django thread:
