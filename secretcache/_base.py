@@ -7,7 +7,9 @@ calls in one, awaits in the other.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -348,20 +350,36 @@ class CacheBase:
         )
 
 
+# Lambda SnapStart: one restore hook for every cache of the process (the runtime keeps
+# each hook registered for good: one per cache would grow with every cache built).
+_snapstart_caches: weakref.WeakSet[CacheBase] = weakref.WeakSet()
+_snapstart_lock = ForkSafeLock()
+_snapstart_module: object = None  # the runtime module our hook is registered with
+_snapstart_missing = False  # the import failed once: do not search the path again
+
+
 def _register_snapstart(cache: CacheBase) -> None:
     """Mark every entry stale after a Lambda SnapStart restore, if the runtime has hooks."""
-    try:
-        import snapshot_restore_py
-    except ImportError:
-        return
-    ref = weakref.ref(cache)
+    global _snapstart_module, _snapstart_missing
+    module: Any = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        if _snapstart_missing:
+            return
+        try:
+            module = importlib.import_module("snapshot_restore_py")
+        except ImportError:
+            _snapstart_missing = True
+            return
+    with _snapstart_lock:
+        _snapstart_caches.add(cache)
+        if _snapstart_module is not module:
+            module.register_after_restore(_after_restore)
+            _snapstart_module = module
 
-    def after_restore() -> None:
-        alive = ref()
-        if alive is not None:
-            # A snapshot may be restored long after it was taken: don't serve its values,
-            # not even stale, before they are revalidated.
-            alive._store.expire(servable=False)
-            alive._store.diverge()  # copies of one snapshot: same deadlines, same RNG state
 
-    snapshot_restore_py.register_after_restore(after_restore)
+def _after_restore() -> None:
+    for cache in list(_snapstart_caches):
+        # A snapshot may be restored long after it was taken: don't serve its values,
+        # not even stale, before they are revalidated.
+        cache._store.expire(servable=False)
+        cache._store.diverge()  # copies of one snapshot: same deadlines, same RNG state

@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._base import Key
 from ._models import AWSCURRENT, Secret
+from ._revalidate import settle
 from ._rules import keeps_stale
-from ._store import Batch as StoreBatch
-from ._store import Load, Store
 from ._validate import check_secret_id
 from .exceptions import SecretAccessDeniedError, SecretCacheError
 
@@ -41,6 +40,8 @@ if TYPE_CHECKING:
     from ._cache import SecretCache
     from ._revalidate import Lags
     from ._source import BatchPage
+    from ._store import Batch as StoreBatch
+    from ._store import Store
     from .aio import AsyncSecretCache
 
 __all__ = ["BATCH_SIZE", "Batch", "Singles", "aprefetch", "plan_prefetch", "prefetch"]
@@ -165,14 +166,11 @@ def _absorb(
                 continue  # answered under another name: the id asked is read singly
             key: Key = (secret.secret_id, AWSCURRENT, None)
             current = store.data.get(key)
-            if current is not None and (
-                current.value == secret or (lags is not None and lags(secret, current.value))
-            ):
-                # The same version (keep the object and its parsed JSON), or a fallback
-                # region's replica that has not caught up with the version cached.
-                secret = current.value
+            # The same version keeps the object and its parsed JSON; a fallback region's
+            # replica that has not caught up keeps the version cached.
+            loaded = settle(current.value if current is not None else None, secret, lags)
             try:
-                results[secret.secret_id] = store.put(key, Load(secret), token)
+                results[secret.secret_id] = store.put(key, loaded, token)
             except SecretCacheError as exc:  # a later read was denied: that stands
                 results[secret.secret_id] = exc
         for secret_id, error in page.errors.items():

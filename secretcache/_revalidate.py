@@ -32,7 +32,7 @@ from .exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFo
 if TYPE_CHECKING:
     from ._bounded import BoundedSet
 
-__all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load"]
+__all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load", "settle"]
 
 
 class Get:
@@ -90,10 +90,10 @@ def plan_load(
             return (yield from _after_describe(secret_id, stage, previous, meta, lags))
     fetched = yield Get(secret_id, stage, None)
     assert isinstance(fetched, Secret)
-    return _settle(previous, fetched, lags)
+    return settle(previous, fetched, lags)
 
 
-def _settle(
+def settle(
     previous: Secret | None, fetched: Secret, lags: Lags | None, fresh_cap: float | None = None
 ) -> Load[Secret]:
     """Return what to store after reading ``fetched`` where ``previous`` was cached."""
@@ -129,4 +129,4 @@ def _after_describe(
         return Load(previous, meta.rotates_in, reused=True)
     fetched = yield Get(secret_id, None, current)
     assert isinstance(fetched, Secret)
-    return _settle(previous, fetched, lags, meta.rotates_in)
+    return settle(previous, fetched, lags, meta.rotates_in)

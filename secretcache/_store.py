@@ -557,6 +557,8 @@ class Store(Generic[K, V]):
             if loaded.fresh_cap is not None and 0.0 < loaded.fresh_cap < fresh_for:
                 fresh_for = loaded.fresh_cap
             fresh_until = now + fresh_for
+            if base_read_at is None and old is not None:
+                base_read_at = old.read_at  # a batch confirming what is cached
             read_at = base_read_at if loaded.reused and base_read_at is not None else now
             entry: Entry[V] = Entry(
                 loaded.value, read_at, fresh_until, fresh_until + self.max_stale, seq

@@ -97,3 +97,14 @@ def test_an_async_cache_registers_the_same_hook(hooks: list[Callable[[], object]
     hooks[0]()
     assert asyncio.run(read()) == "after"
     assert source.calls["GetSecretValue"] == 2
+
+
+def test_many_caches_share_one_hook(hooks: list[Callable[[], object]]) -> None:
+    source = InMemorySource({"db": "before"})
+    caches = [SecretCache(source=source, clock=FakeClock(), ttl=300) for _ in range(3)]
+    assert len(hooks) == 1  # the runtime keeps hooks for good: one, not one per cache
+    for cache in caches:
+        cache.get_secret_string("db")
+    source.rotate("db", "after")
+    hooks[0]()
+    assert [cache.get_secret_string("db") for cache in caches] == ["after"] * 3
