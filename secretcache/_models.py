@@ -101,9 +101,11 @@ class RotationEvent:
 class CacheStats:
     """A snapshot of a cache's counters, each counted since the cache was built.
 
-    Every read is counted once, as a hit or a miss: ``hits + misses`` is the number of
-    reads (``get_secret*`` calls, decorator injections). A snapshot is plain data:
-    ``dataclasses.asdict``, ``pickle`` and ``copy.deepcopy`` work on it.
+    Every read is counted as a hit or a miss: ``hits + misses`` is the number of reads
+    (``get_secret*`` calls, decorator injections), plus one more miss for each time a
+    read had to plan again because the load it waited for was cancelled or interrupted.
+    A snapshot is plain data: ``dataclasses.asdict``, ``pickle`` and ``copy.deepcopy``
+    work on it.
 
     Attributes:
         hits: reads answered from memory with a fresh value (no lock, no API call).

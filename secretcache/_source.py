@@ -1,7 +1,10 @@
 """The source seam: the SecretSource protocol and the botocore source.
 
-This is the only module that calls AWS. It knows nothing of caching; every botocore
-error leaves it already mapped to secretcache's tree (``_errors.mapping_errors``).
+The caches call AWS only through a source: this module's ``BotocoreSource`` (and
+``_aio_source``'s async twin; ``_failover`` composes them across regions). It knows
+nothing of caching; every botocore error leaves it already mapped to secretcache's tree
+(``_errors.mapping_errors``). (``secretcache.compat`` and the command line build clients
+of their own, as their users expect.)
 """
 
 from __future__ import annotations

@@ -106,9 +106,10 @@ def _merge_connection(args: argparse.Namespace) -> None:
     if args.command == "policy":
         if given["region"] is not None and not args.region:
             args.region = [given["region"]]
-        for name in ("profile", "endpoint_url"):
-            if given[name] is not None:
-                raise UsageError(f"policy never calls Secrets Manager: --{name} does not apply")
+        if args.profile is None:
+            args.profile = given["profile"]
+        if given["endpoint_url"] is not None:
+            raise UsageError("policy never calls Secrets Manager: --endpoint-url does not apply")
         return
     for name, value in given.items():
         if getattr(args, name) is None:
@@ -243,6 +244,10 @@ def _add_policy(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     policy.add_argument(
         "--account", metavar="ID", help="account of secrets given by name (default: yours)"
+    )
+    policy.add_argument(
+        "--profile",
+        help="named profile whose account and region the policy is for (without --account)",
     )
 
 
@@ -619,7 +624,7 @@ def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = not all(s.startswith("arn:") for s in args.secret_ids)
     regions, account = args.region, args.account
     if names and (not regions or account is None):
-        regions, account = _where_am_i(regions, account)
+        regions, account = _where_am_i(regions, account, args.profile)
     try:
         doc = build_policy(
             args.secret_ids,
@@ -636,8 +641,10 @@ def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _where_am_i(regions: list[str], account: str | None) -> tuple[list[str], str]:
-    """Fill in the configured region and the caller's account (STS needs no permission)."""
+def _where_am_i(
+    regions: list[str], account: str | None, profile: str | None
+) -> tuple[list[str], str]:
+    """Fill in the profile's region and account (STS GetCallerIdentity needs no permission)."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
@@ -645,7 +652,7 @@ def _where_am_i(regions: list[str], account: str | None) -> tuple[list[str], str
     from ._errors import mapping_errors
 
     try:
-        session = boto3.Session()
+        session = boto3.Session(profile_name=profile)
     except BotoCoreError as exc:  # ProfileNotFound and friends
         raise UsageError(str(exc)) from exc
     if not regions:

@@ -340,6 +340,9 @@ def test_connection_options_that_cannot_apply_are_usage_errors(
     assert "do not apply" in capsys.readouterr().err
     assert main(["--endpoint-url", "http://127.0.0.1:9", "policy", "prod/db"]) == 2
     assert "does not apply" in capsys.readouterr().err
+    # A profile picks the account and region the policy is for.
+    assert main(["--profile", "no-such-profile", "policy", "prod/db"]) == 2
+    assert "no-such-profile" in capsys.readouterr().err
 
 
 def _isolate_config(monkeypatch: pytest.MonkeyPatch) -> None:

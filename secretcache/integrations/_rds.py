@@ -22,7 +22,7 @@ from ..exceptions import SecretFieldError, SecretFormatError
 if TYPE_CHECKING:
     from .._models import Secret
 
-__all__ = ["Location", "credentials", "location"]
+__all__ = ["Location", "connect_params", "credentials", "location"]
 
 
 class Location(NamedTuple):
@@ -41,6 +41,25 @@ def location(secret: Secret) -> Location:
     if isinstance(found, Problem):  # the frame holds no value when it raises
         raise found.error(secret)
     return found
+
+
+def connect_params(secret: Secret) -> dict[str, Any]:
+    """Return psycopg's keyword arguments from one parse: where, and the credentials."""
+    found = _params_or_problem(_parse.parse_json(secret))
+    if isinstance(found, Problem):
+        raise found.error(secret)
+    return found
+
+
+def _params_or_problem(fields: Any) -> dict[str, Any] | Problem:
+    where = _location_or_problem(fields)
+    if isinstance(where, Problem):
+        return where
+    creds = _credentials_or_problem(fields)
+    if isinstance(creds, Problem):
+        return creds
+    found = {"host": where.host, "port": where.port, "dbname": where.dbname}
+    return {**{k: v for k, v in found.items() if v is not None}, **creds}
 
 
 def credentials(secret: Secret) -> dict[str, str]:

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .._validate import check_secret_id
 from ._login import alogin, login, reader
-from ._rds import credentials, location
+from ._rds import connect_params
 
 if TYPE_CHECKING:
     from .._cache import SecretCache
@@ -122,13 +122,12 @@ def async_connection_class(
 
 def _connect_kwargs(secret: Secret, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Return psycopg's keyword arguments: the secret's, the caller's, the credentials."""
-    return {**_where(secret), **kwargs, **credentials(secret)}
+    # The caller's keywords win over where the secret points, never over who logs in.
+    return _with_callers(connect_params(secret), kwargs)
 
 
-def _where(secret: Secret) -> dict[str, Any]:
-    found = location(secret)
-    where = {"host": found.host, "port": found.port, "dbname": found.dbname}
-    return {name: value for name, value in where.items() if value is not None}
+def _with_callers(params: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {**params, **kwargs, **{name: params[name] for name in _CREDENTIALS}}
 
 
 def _check_kwargs(kwargs: dict[str, Any]) -> None:
