@@ -20,10 +20,20 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from ._models import Secret
 
-__all__ = ["Identity", "identity"]
+__all__ = ["SECRET_ARN", "Identity", "identity", "looks_suffixed"]
 
-_ARN = re.compile(r"arn:[^:]*:secretsmanager:[^:]*:(?P<account>[^:]*):secret:(?P<resource>.+)")
-_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
+#: A Secrets Manager secret's ARN (read leniently: it parses what AWS sends, not input).
+SECRET_ARN = re.compile(
+    r"(?P<head>arn:(?P<partition>[^:]*):secretsmanager:)(?P<region>[^:]*):"
+    r"(?P<account>[^:]*):secret:(?P<resource>.+)",
+    re.DOTALL,
+)
+_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")  # the six characters AWS appends to a name
+
+
+def looks_suffixed(resource: str) -> bool:
+    """Return True if ``resource`` ends like a full ARN's name: "-" and six characters."""
+    return len(resource) > 7 and _SUFFIX.fullmatch(resource, len(resource) - 7) is not None
 
 
 class Identity(NamedTuple):
@@ -47,13 +57,13 @@ class Identity(NamedTuple):
 def identity(secret_id: str, value: Secret | None = None) -> Identity:
     """Return what ``secret_id`` names, from its loaded ``value`` when there is one."""
     if value is not None and value.name:
-        found = _ARN.fullmatch(value.arn)
+        found = SECRET_ARN.fullmatch(value.arn)
         return Identity(found["account"] if found else None, frozenset((value.name,)))
-    found = _ARN.fullmatch(secret_id)
+    found = SECRET_ARN.fullmatch(secret_id)
     if found is None:
         return Identity(None, frozenset((secret_id,)))
     resource = found["resource"]
     names = {resource}
-    if len(resource) > 7 and _SUFFIX.fullmatch(resource, len(resource) - 7):
+    if looks_suffixed(resource):
         names.add(resource[:-7])
     return Identity(found["account"] or None, frozenset(names))

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._identity import looks_suffixed
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -123,7 +125,6 @@ _SECRET_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):secretsmanager:(?P<region>[a-z0-9-]+):"
     r"(?P<account>\d{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
 )
-_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")  # the six characters AWS appends to a name
 _KEY_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"key/(?P<id>[A-Za-z0-9-]+)"
@@ -178,7 +179,7 @@ def _secret_arns(
         if any(p != arn["partition"] for _, p, _ in where):
             raise ValueError(f"{secret_id!r}: every --region must be in {arn['partition']}")
         # A full ARN ends in the six characters AWS appended; a partial one does not.
-        name = arn["name"] if _SUFFIX.fullmatch(arn["name"][-7:]) else f"{arn['name']}-??????"
+        name = arn["name"] if looks_suffixed(arn["name"]) else f"{arn['name']}-??????"
     return [(r, f"arn:{p}:secretsmanager:{r}:{a}:secret:{name}") for r, p, a in where]
 
 

@@ -26,12 +26,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _forksafe
 from ._forksafe import ForkSafeLock
+from ._identity import SECRET_ARN
 from ._source import BatchPage
 from ._store import backoff_step, detached
 from ._validate import check_callable, check_rng
@@ -44,7 +44,6 @@ __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 
 log = logging.getLogger("secretcache")
 
-_ARN = re.compile(r"(?P<head>arn:[^:]*:secretsmanager:)(?P<region>[^:]*)(?P<tail>:.*)", re.DOTALL)
 # A fallback's NextToken, marked so that the next page is asked of the same region.
 _TOKEN = "secretcache-fallback-"
 
@@ -59,16 +58,16 @@ def fails_over(error: SecretCacheError) -> bool:
 
 def region_of(arn: str) -> str | None:
     """Return the region an ARN names, or None for anything that is not an ARN."""
-    found = _ARN.fullmatch(arn)
+    found = SECRET_ARN.fullmatch(arn)
     return found["region"] if found else None
 
 
 def in_region(secret_id: str, region: str | None) -> str:
     """Return ``secret_id`` for ``region``: an ARN with its region replaced, a name as is."""
-    found = _ARN.fullmatch(secret_id)
+    found = SECRET_ARN.fullmatch(secret_id)
     if found is None or region is None or found["region"] == region:
         return secret_id
-    return f"{found['head']}{region}{found['tail']}"
+    return f"{found['head']}{region}:{found['account']}:secret:{found['resource']}"
 
 
 class Breaker:
