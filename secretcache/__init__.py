@@ -4,8 +4,9 @@ The manual is in ``docs/`` (README.md links to every page); the public names are
 re-exported here.
 """
 
+from typing import TYPE_CHECKING
+
 from ._cache import SecretCache, default_cache
-from ._failover import FailoverSource
 from ._models import (
     AWSCURRENT,
     AWSPENDING,
@@ -32,6 +33,9 @@ from .exceptions import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from ._failover import FailoverSource
 
 __all__ = [
     "AWSCURRENT",
@@ -63,3 +67,13 @@ __all__ = [
     "install_log_scrubber",
     "remove_log_scrubber",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # FailoverSource is imported when first asked for: a cache without fallback regions
+    # (every Lambda cold start, most services) never pays for the failover machinery.
+    if name == "FailoverSource":
+        from ._failover import FailoverSource
+
+        return FailoverSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import logging
 import sys
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _forksafe, _parse
 from ._bounded import BoundedSet
@@ -20,7 +20,6 @@ from ._forksafe import ForkSafeLock
 from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
 from ._recovery import Recovery
-from ._regions import Regions
 from ._revalidate import plan_load
 from ._rules import secret_wide
 from ._store import Entry, Store
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ._models import SecretMetadata
+    from ._regions import Regions
     from ._revalidate import Plan
     from ._store import Ticket
     from .exceptions import SecretCacheError
@@ -227,7 +227,9 @@ class CacheBase:
     # -- events and counters ---------------------------------------------------------------
     def _use_source(self, source: object) -> None:
         """Note whether ``source`` spans regions: its counters and lag rule then apply."""
-        self._regions = source if isinstance(source, Regions) else None
+        # A FailoverSource (its class says so; checked without importing it).
+        spans = getattr(type(source), "spans_regions", False)
+        self._regions = cast("Regions", source) if spans else None
         self._lags = self._regions.lags if self._regions is not None else None
 
     def _count(self, operation: str) -> None:

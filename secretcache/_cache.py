@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
 from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
-from ._failover import FailoverSource, build_source, check_fallbacks
+from ._fallbacks import build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
@@ -114,11 +114,11 @@ class SecretCache(CacheBase):
         )
         self._source: SecretSource = source or build_source(
             BotocoreSource,
-            FailoverSource,
             client,
             session,
             regions,
             clients,
+            asynchronous=False,
             clock=self._clock,
             rng=rng,
         )

@@ -131,6 +131,9 @@ class Breaker:
 class Regions:
     """The sources of a primary region and its fallbacks, their breakers and counters."""
 
+    #: Tells a cache that this source spans regions (its counters and lag rule apply).
+    spans_regions = True
+
     def __init__(
         self,
         primary: Any,

@@ -23,7 +23,7 @@ from . import _parse
 from ._aio_failover import AsyncFailoverSource
 from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_client
 from ._base import CacheBase, Key, RotationCallback, make_key
-from ._failover import build_source, check_fallbacks
+from ._fallbacks import build_source, check_fallbacks
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._recovery import Look, look_plan
 from ._revalidate import Get
@@ -121,11 +121,11 @@ class AsyncSecretCache(CacheBase):
         )
         self._source: AsyncSecretSource = source or build_source(
             AioBotocoreSource,
-            AsyncFailoverSource,
             client,
             session,
             regions,
             clients,
+            asynchronous=True,
             clock=self._clock,
             rng=rng,
         )
