@@ -4,7 +4,7 @@ The manual is in ``docs/`` (README.md links to every page); the public names are
 re-exported here.
 """
 
-from typing import TYPE_CHECKING
+import typing
 
 from ._cache import SecretCache, default_cache
 from ._models import (
@@ -34,7 +34,7 @@ from .exceptions import (
     SecretsManagerUnavailableError,
 )
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._failover import FailoverSource
 
 __all__ = [

@@ -39,13 +39,21 @@ PROMISED = {
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
-    return {
+    defined = {
         name
         for name, value in vars(module).items()
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType)
         and getattr(value, "__module__", module.__name__).startswith("secretcache")
     }
+    # Names the package imports when first asked for (PEP 562 __getattr__).
+    lazy = {
+        name
+        for name in getattr(module, "__all__", ())
+        if name not in vars(module)
+        and getattr(getattr(module, name), "__module__", "").startswith("secretcache")
+    }
+    return defined | lazy
 
 
 def test_all_is_sorted_unique_and_complete() -> None:
@@ -158,3 +166,16 @@ def test_an_unhashable_id_gets_the_clear_error(read: str) -> None:
     cache.get_secret("s")  # a warm cache: the hit path sees the bad id first
     with pytest.raises(TypeError, match="secret_id must be a str"):
         getattr(cache, read)(["s"])
+
+
+def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, secretcache; secretcache.SecretCache();"
+        "print(sorted(m for m in sys.modules if m in"
+        " ('secretcache._regions', 'secretcache._failover', 'secretcache.aio')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
