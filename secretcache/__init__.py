@@ -19,7 +19,6 @@ from ._models import (
 from ._redact import install_log_scrubber, remove_log_scrubber
 from ._source import BatchPage, BotocoreSource, SecretSource
 from ._version import __version__
-from .decorators import inject_secret
 from .exceptions import (
     InvalidSecretRequestError,
     SecretAccessDeniedError,
@@ -36,6 +35,7 @@ from .exceptions import (
 
 if typing.TYPE_CHECKING:
     from ._failover import FailoverSource
+    from .decorators import inject_secret
 
 __all__ = [
     "AWSCURRENT",
@@ -70,10 +70,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # FailoverSource is imported when first asked for: a cache without fallback regions
-    # (every Lambda cold start, most services) never pays for the failover machinery.
+    # Imported when first asked for, so that what a handler does not use costs its cold
+    # start nothing: the failover machinery (caches without fallback regions) and the
+    # decorator.
     if name == "FailoverSource":
         from ._failover import FailoverSource
 
         return FailoverSource
+    if name == "inject_secret":
+        from .decorators import inject_secret
+
+        return inject_secret
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

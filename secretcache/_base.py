@@ -19,7 +19,6 @@ from ._bounded import BoundedSet
 from ._forksafe import ForkSafeLock
 from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
-from ._recovery import Recovery
 from ._revalidate import plan_load
 from ._rules import secret_wide
 from ._store import Entry, Store
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ._models import SecretMetadata
+    from ._recovery import Recovery
     from ._regions import Regions
     from ._revalidate import Plan
     from ._store import Ticket
@@ -129,7 +129,7 @@ class CacheBase:
         # however many ids (name, ARN) of the secret see it.
         self._reported: dict[tuple[str | None, frozenset[str], str], str] = {}
         self._describe_denied: BoundedSet[str] = BoundedSet(size)
-        self._recovery = Recovery(clock=self._clock, max_size=size)
+        self._recovery_state: Recovery | None = None  # built on the first failed login
         _forksafe.register(self)
         _register_snapstart(self)
 
@@ -324,6 +324,20 @@ class CacheBase:
         return before.value.version_id if before is not None else None
 
     # -- rotation-window recovery ----------------------------------------------------------
+    @property
+    def _recovery(self) -> Recovery:
+        """Return rotation_candidate's memory, built (and its module imported) on first use."""
+        state = self._recovery_state
+        if state is None:
+            from ._recovery import Recovery
+
+            with self._counter_lock:
+                state = self._recovery_state
+                if state is None:
+                    state = Recovery(clock=self._clock, max_size=self._store.max_size)
+                    self._recovery_state = state
+        return state
+
     def _note_failure(self, secret_id: str, failed_version_id: str) -> bool:
         """Check rotation_candidate()'s arguments; record the failure; True if news."""
         check_secret_id(secret_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable
 
 __all__ = ["BoundedSet"]
 
-T = TypeVar("T", bound=Hashable)
+T = TypeVar("T", bound="Hashable")
 
 
 class BoundedSet(Generic[T]):

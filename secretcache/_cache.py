@@ -11,7 +11,6 @@ from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
 from ._fallbacks import build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
-from ._recovery import Look, look_plan
 from ._revalidate import Get
 from ._source import BotocoreSource, check_session
 from ._validate import check_client, check_source
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from ._recovery import Look
     from ._refresher import RefreshAhead
     from ._source import AnySession, SecretSource
     from ._store import Entry, Load, Ticket
@@ -279,6 +279,8 @@ class SecretCache(CacheBase):
         return self._recovery.choose(secret_id, look.value)
 
     def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+        from ._recovery import look_plan
+
         plan = look_plan(secret_id, self._acceptable(secret_id))
         key = next(plan)
         while True:

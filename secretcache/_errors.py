@@ -94,17 +94,18 @@ _HINTS: Mapping[type[Exception], str] = {
     ),
 }
 
+# Patterns as text, compiled (and cached) by ``re`` when an error is first mapped rather
+# than at import, which a Lambda cold start pays for.
 # InvalidRequestException is also what a soft-deleted secret answers (AWS: "marked for
 # deletion", moto: "marked deleted"); the code alone cannot tell them apart.
-_DELETED = re.compile(r"marked (for )?delet|scheduled for deletion", re.IGNORECASE)
+_DELETED = r"(?i)marked (for )?delet|scheduled for deletion"
 # moto wraps IAM denials as Code "403" with an XML body; the real code is inside.
-_XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
-_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.DOTALL)
+_XML_CODE = r"<Code>([A-Za-z0-9.]+)</Code>"
+_XML_MESSAGE = r"(?s)<Message>(.*?)</Message>"
 # How Secrets Manager words a denial that came from KMS rather than from IAM on the secret.
-_KMS_REFUSED = re.compile(
-    r"access to kms is not allowed|not authorized to perform: kms:|"
-    r"ciphertext refers to a customer master key|\(Service: AWSKMS",
-    re.IGNORECASE,
+_KMS_REFUSED = (
+    r"(?i)access to kms is not allowed|not authorized to perform: kms:|"
+    r"ciphertext refers to a customer master key|\(Service: AWSKMS"
 )
 _KMS_MESSAGE = (
     "the secret's KMS key refused this caller (both the caller's IAM policy and the key's "
@@ -129,17 +130,17 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or "")
     status = meta.get("HTTPStatusCode")
-    inner = _XML_CODE.search(message)
+    inner = re.search(_XML_CODE, message)
     if inner:
         code = inner.group(1)
-        found = _XML_MESSAGE.search(message)
+        found = re.search(_XML_MESSAGE, message)
         message = found.group(1) if found else message
     cls = CODE_TABLE.get(code)
     if cls is None:
         cls = _class_for_status(status if isinstance(status, int) else None)
-    if code == "InvalidRequestException" and _DELETED.search(message):
+    if code == "InvalidRequestException" and re.search(_DELETED, message):
         cls = SecretDeletedError
-    if cls is SecretAccessDeniedError and _KMS_REFUSED.search(message):
+    if cls is SecretAccessDeniedError and re.search(_KMS_REFUSED, message):
         message = f"{_KMS_MESSAGE}: {message}"
     return cls(
         message or code or "unknown error",

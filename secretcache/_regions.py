@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _forksafe
 from ._forksafe import ForkSafeLock
-from ._identity import SECRET_ARN
+from ._identity import parse_arn
 from ._source import BatchPage
 from ._store import backoff_step, detached
 from ._validate import check_callable, check_rng
@@ -58,13 +58,13 @@ def fails_over(error: SecretCacheError) -> bool:
 
 def region_of(arn: str) -> str | None:
     """Return the region an ARN names, or None for anything that is not an ARN."""
-    found = SECRET_ARN.fullmatch(arn)
+    found = parse_arn(arn)
     return found["region"] if found else None
 
 
 def in_region(secret_id: str, region: str | None) -> str:
     """Return ``secret_id`` for ``region``: an ARN with its region replaced, a name as is."""
-    found = SECRET_ARN.fullmatch(secret_id)
+    found = parse_arn(secret_id)
     if found is None or region is None or found["region"] == region:
         return secret_id
     return f"{found['head']}{region}:{found['account']}:secret:{found['resource']}"

@@ -26,8 +26,9 @@ __all__ = [
     "env_seconds",
 ]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_VERSION_ID = re.compile(r"[\x21-\x7e]{32,64}")
+# Compiled (and cached) by ``re`` on first use, not at import (a Lambda cold start).
+_CONTROL = r"[\x00-\x1f\x7f]"
+_VERSION_ID = r"[\x21-\x7e]{32,64}"
 
 
 def _is_number(value: Any) -> bool:
@@ -42,7 +43,7 @@ def check_secret_id(secret_id: Any) -> str:
         raise ValueError("secret_id must not be empty or whitespace")
     if len(secret_id) > 2048:
         raise ValueError(f"secret_id is {len(secret_id)} characters long; the maximum is 2048")
-    if _CONTROL.search(secret_id):
+    if re.search(_CONTROL, secret_id):
         raise ValueError("secret_id must not contain control characters")
     return secret_id
 
@@ -51,7 +52,7 @@ def check_stage(stage: Any) -> str:
     """Return a valid version stage label (1-256 chars)."""
     if not isinstance(stage, str):
         raise TypeError(f"version_stage must be a str, not {type(stage).__name__}")
-    if not stage or len(stage) > 256 or _CONTROL.search(stage) or stage != stage.strip():
+    if not stage or len(stage) > 256 or re.search(_CONTROL, stage) or stage != stage.strip():
         raise ValueError("version_stage must be 1-256 printable characters")
     return stage
 
@@ -60,7 +61,7 @@ def check_version_id(version_id: Any) -> str:
     """Return a valid VersionId (32-64 printable ASCII characters, no spaces)."""
     if not isinstance(version_id, str):
         raise TypeError(f"version_id must be a str, not {type(version_id).__name__}")
-    if not _VERSION_ID.fullmatch(version_id):
+    if not re.fullmatch(_VERSION_ID, version_id):
         raise ValueError("version_id must be 32-64 printable ASCII characters without spaces")
     return version_id
 

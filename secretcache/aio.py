@@ -25,7 +25,6 @@ from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_clien
 from ._base import CacheBase, Key, RotationCallback, make_key
 from ._fallbacks import build_source, check_fallbacks
 from ._models import AWSCURRENT, Secret, SecretMetadata
-from ._recovery import Look, look_plan
 from ._revalidate import Get
 from ._store import Entry, Load, Store, Ticket
 from ._validate import check_client, check_source
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
+    from ._recovery import Look
     from ._store import _Flight
 
     _FlightLike = _Flight[Any]
@@ -306,6 +306,8 @@ class AsyncSecretCache(CacheBase):
         return self._recovery.choose(secret_id, look.value)
 
     async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+        from ._recovery import look_plan
+
         plan = look_plan(secret_id, self._acceptable(secret_id))
         key = next(plan)
         while True:
