@@ -34,20 +34,36 @@ BLUE, ORANGE, GREEN, RED, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#9
 
 def hit_latencies(results: str) -> list[tuple[str, float]]:
     """Return (library, ns per hit) from RESULTS.md's compare table, fastest first."""
-    row = next(line for line in results.splitlines() if line.startswith("| cache hit, 1 thread"))
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
-    ns = [[float(n.replace(",", "")) for n in re.findall(r"([\d,.]+) ns", c)] for c in cells]
+    lines = results.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| cache hit, 1 thread"))
+    header = next(lines[i] for i in range(at, -1, -1) if lines[i].startswith("| measurement"))
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    columns = cells(header)
+    ns = {
+        name: [float(n.replace(",", "")) for n in re.findall(r"([\d,.]+) ns", cell)]
+        for name, cell in zip(columns, cells(lines[at]), strict=True)
+    }
+
+    def column(prefix: str) -> list[float]:
+        return next(values for name, values in ns.items() if name.startswith(prefix))
+
     floor = re.search(r"Dict floor:.*?([\d,.]+) ns/op", results)
     if floor is None:
         raise SystemExit("RESULTS.md has no dict floor line: run bench/compare.py first")
+    powertools = column("Powertools")
     bars = [
         ("a plain dict lookup (the floor)", float(floor.group(1).replace(",", ""))),
-        ("secretcache", ns[1][0]),
-        ("aws-secretsmanager-caching", ns[2][0]),
-        ("Powertools SecretsProvider.get", ns[3][0]),
-        ("Powertools get_secret", ns[3][1]),
-        ("cachetools TTLCache + a lock", ns[4][0]),
+        ("secretcache", column("secretcache")[0]),
+        ("aws-secretsmanager-caching", column("aws-secretsmanager-caching")[0]),
+        ("Powertools SecretsProvider.get", powertools[0]),
+        ("Powertools get_secret", powertools[1]),
+        ("cachetools TTLCache + a lock", column("naive")[0]),
     ]
+    if any(name.startswith("secretcache.compat") for name in ns):
+        bars.append(("secretcache.compat", column("secretcache.compat")[0]))
     return sorted(bars, key=lambda bar: bar[1])
 
 

@@ -203,9 +203,18 @@ def test_coldstart_counts_instructions_where_valgrind_runs(tmp_path: Path) -> No
 def test_the_hit_bars_come_from_the_results_table() -> None:
     plots = _load("plots")
     bars = dict(plots.hit_latencies(plots.RESULTS.read_text(encoding="utf-8")))
-    assert len(bars) == 6
+    assert set(bars) == {
+        "a plain dict lookup (the floor)",
+        "secretcache",
+        "secretcache.compat",
+        "aws-secretsmanager-caching",
+        "Powertools SecretsProvider.get",
+        "Powertools get_secret",
+        "cachetools TTLCache + a lock",
+    }
     assert min(bars, key=bars.__getitem__) == "a plain dict lookup (the floor)"
     assert bars["secretcache"] < bars["aws-secretsmanager-caching"]
+    assert bars["secretcache.compat"] < bars["aws-secretsmanager-caching"]
 
 
 def test_plots_are_drawn_from_the_series_the_scripts_write(
