@@ -1,4 +1,9 @@
-"""Map botocore errors to secretcache's exception tree: the one table, used once.
+"""Map AWS errors to secretcache's exception tree: the one table, used once.
+
+The table is keyed by AWS error codes and botocore class *names*, so it works without
+importing botocore: the Lambda extension's answers (``__type`` codes in JSON) go
+through ``error_from_code`` exactly as botocore's ``ClientError`` does, and
+``import secretcache`` costs no botocore.
 
 Classification is by error code, never by HTTP status alone (moto answers 404 where
 AWS answers 400) and never by message text where a code says enough. Text is read in
@@ -11,10 +16,9 @@ SecretAccessDeniedError but whose message says the secret's KMS key refused.
 from __future__ import annotations
 
 import re
+import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-
-from botocore import exceptions as bce
 
 from .exceptions import (
     InvalidSecretRequestError,
@@ -31,7 +35,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "map_error", "mapping_errors"]
+__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "error_from_code", "map_error", "mapping_errors"]
 
 #: AWS error code -> exception class. The single source of truth.
 CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
@@ -64,31 +68,32 @@ CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
     "ProvisionedThroughputExceededException": SecretsManagerThrottledError,
 }
 
-#: botocore client-side error type -> exception class; the most specific base wins.
-BOTOCORE_TABLE: Mapping[type[Exception], type[SecretCacheError]] = {
-    bce.NoCredentialsError: SecretCredentialsError,
-    bce.PartialCredentialsError: SecretCredentialsError,
-    bce.CredentialRetrievalError: SecretCredentialsError,
-    bce.NoRegionError: SecretCredentialsError,
-    bce.NoAuthTokenError: SecretCredentialsError,
-    bce.TokenRetrievalError: SecretCredentialsError,
-    bce.SSOTokenLoadError: SecretCredentialsError,
-    bce.ParamValidationError: InvalidSecretRequestError,
-    bce.EndpointConnectionError: SecretsManagerUnavailableError,
-    bce.ConnectionError: SecretsManagerUnavailableError,
-    bce.ConnectTimeoutError: SecretsManagerUnavailableError,
-    bce.ReadTimeoutError: SecretsManagerUnavailableError,
-    bce.HTTPClientError: SecretsManagerUnavailableError,
-    bce.ResponseStreamingError: SecretsManagerUnavailableError,
+#: botocore client-side error class name -> exception class; the most specific base
+#: wins (names, not classes: matching them needs no botocore import).
+BOTOCORE_TABLE: Mapping[str, type[SecretCacheError]] = {
+    "NoCredentialsError": SecretCredentialsError,
+    "PartialCredentialsError": SecretCredentialsError,
+    "CredentialRetrievalError": SecretCredentialsError,
+    "NoRegionError": SecretCredentialsError,
+    "NoAuthTokenError": SecretCredentialsError,
+    "TokenRetrievalError": SecretCredentialsError,
+    "SSOTokenLoadError": SecretCredentialsError,
+    "ParamValidationError": InvalidSecretRequestError,
+    "EndpointConnectionError": SecretsManagerUnavailableError,
+    "ConnectionError": SecretsManagerUnavailableError,
+    "ConnectTimeoutError": SecretsManagerUnavailableError,
+    "ReadTimeoutError": SecretsManagerUnavailableError,
+    "HTTPClientError": SecretsManagerUnavailableError,
+    "ResponseStreamingError": SecretsManagerUnavailableError,
 }
 
 #: What to do about a client-side error that is about the caller's set-up.
-_HINTS: Mapping[type[Exception], str] = {
-    bce.NoRegionError: (
+_HINTS: Mapping[str, str] = {
+    "NoRegionError": (
         "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), or give the "
         "cache a client or session built with region_name="
     ),
-    bce.NoCredentialsError: (
+    "NoCredentialsError": (
         "no AWS credentials were found: on AWS the role's credentials are found for you; "
         "elsewhere set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     ),
@@ -123,13 +128,16 @@ def _class_for_status(status: int | None) -> type[SecretCacheError]:
     return SecretCacheError
 
 
-def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretCacheError:
-    response: Mapping[str, Any] = exc.response or {}
-    error: Mapping[str, Any] = response.get("Error") or {}
-    meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
-    code = str(error.get("Code") or "")
-    message = str(error.get("Message") or "")
-    status = meta.get("HTTPStatusCode")
+def error_from_code(
+    code: str,
+    message: str,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+    operation: str | None = None,
+    **context: Any,
+) -> SecretCacheError:
+    """Return the secretcache error for an AWS error code (the status only if no code)."""
     inner = re.search(_XML_CODE, message)
     if inner:
         code = inner.group(1)
@@ -137,7 +145,7 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
         message = found.group(1) if found else message
     cls = CODE_TABLE.get(code)
     if cls is None:
-        cls = _class_for_status(status if isinstance(status, int) else None)
+        cls = _class_for_status(status)
     if code == "InvalidRequestException" and re.search(_DELETED, message):
         cls = SecretDeletedError
     if cls is SecretAccessDeniedError and re.search(_KMS_REFUSED, message):
@@ -145,11 +153,38 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
     return cls(
         message or code or "unknown error",
         code=code or None,
-        status_code=status if isinstance(status, int) else None,
+        status_code=status,
+        request_id=request_id,
+        operation=operation,
+        **context,
+    )
+
+
+def _from_client_error(exc: Any, context: dict[str, Any]) -> SecretCacheError:
+    response: Mapping[str, Any] = exc.response or {}
+    error: Mapping[str, Any] = response.get("Error") or {}
+    meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+    status = meta.get("HTTPStatusCode")
+    return error_from_code(
+        str(error.get("Code") or ""),
+        str(error.get("Message") or ""),
+        status=status if isinstance(status, int) else None,
         request_id=meta.get("RequestId"),
         operation=getattr(exc, "operation_name", None),
         **context,
     )
+
+
+def _botocore_kind(exc: BaseException) -> str | None:
+    """Return "client" or "core" for botocore's two error families, else None."""
+    bce = sys.modules.get("botocore.exceptions")
+    if bce is None:
+        return None  # botocore never loaded: nothing raised can be one of its errors
+    if isinstance(exc, bce.ClientError):
+        return "client"
+    if isinstance(exc, bce.BotoCoreError):
+        return "core"
+    return None
 
 
 def map_error(
@@ -165,16 +200,13 @@ def map_error(
         "version_stage": version_stage,
         "version_id": version_id,
     }
-    if isinstance(exc, bce.ClientError):
+    kind = _botocore_kind(exc)
+    if kind == "client":
         return _from_client_error(exc, context)
-    if isinstance(exc, bce.BotoCoreError):
-        for klass in type(exc).__mro__:
-            target = BOTOCORE_TABLE.get(klass)
-            if target is not None:
-                break
-        else:
-            target = SecretCacheError
-        hint = next((text for klass, text in _HINTS.items() if isinstance(exc, klass)), None)
+    if kind == "core":
+        names = [klass.__name__ for klass in type(exc).__mro__]
+        target = next((BOTOCORE_TABLE[n] for n in names if n in BOTOCORE_TABLE), SecretCacheError)
+        hint = next((_HINTS[n] for n in names if n in _HINTS), None)
         return target(hint or str(exc), code=type(exc).__name__, **context)
     return None
 
@@ -189,9 +221,10 @@ def mapping_errors(
     """Re-raise botocore errors raised inside the block as secretcache errors."""
     try:
         yield
-    except (bce.ClientError, bce.BotoCoreError) as exc:
+    except Exception as exc:
         mapped = map_error(
             exc, secret_id=secret_id, version_stage=version_stage, version_id=version_id
         )
-        assert mapped is not None
+        if mapped is None:
+            raise
         raise mapped from exc
