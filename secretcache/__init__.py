@@ -35,6 +35,7 @@ from .exceptions import (
 
 if typing.TYPE_CHECKING:
     from ._failover import FailoverSource
+    from ._sources.extension import ExtensionSource
     from .decorators import inject_secret
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "BatchPage",
     "BotocoreSource",
     "CacheStats",
+    "ExtensionSource",
     "FailoverSource",
     "InvalidSecretRequestError",
     "RotationEvent",
@@ -72,7 +74,11 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Imported when first asked for, so that what a handler does not use costs its cold
     # start nothing: the failover machinery (caches without fallback regions) and the
-    # decorator.
+    # decorator, the Lambda extension's source (and http.client with it).
+    if name == "ExtensionSource":
+        from ._sources.extension import ExtensionSource
+
+        return ExtensionSource
     if name == "FailoverSource":
         from ._failover import FailoverSource
 

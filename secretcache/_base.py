@@ -230,7 +230,29 @@ class CacheBase:
         # A FailoverSource (its class says so; checked without importing it).
         spans = getattr(type(source), "spans_regions", False)
         self._regions = cast("Regions", source) if spans else None
-        self._lags = self._regions.lags if self._regions is not None else None
+        # A source before a cache of its own (the Lambda extension) says which of its
+        # answers lag behind a version read past that cache, and reads past it for
+        # refresh() and rotation_candidate().
+        own_lags = None if spans else getattr(source, "lags", None)
+        self._lags = self._regions.lags if self._regions is not None else own_lags
+        self._past_cache_read: Callable[..., Any] | None = getattr(
+            source, "refresh_secret_value", None
+        )
+        sources = getattr(source, "sources", (source,))
+        self._batches = bool(getattr(type(sources[0]), "batches", True))
+        if self._revalidate == "describe" and not getattr(type(sources[0]), "describes", True):
+            raise ValueError(
+                f'revalidate="describe" needs DescribeSecret, which {type(sources[0]).__name__} '
+                "cannot ask (the Lambda extension and the Secrets Manager Agent serve "
+                'GetSecretValue only): use revalidate="get", which detects rotations by the '
+                "VersionId of each read"
+            )
+
+    def _get_value(self, past_cache: bool) -> Callable[..., Any]:
+        """Return the source's GetSecretValue: the one past its own cache if asked for."""
+        if past_cache and self._past_cache_read is not None:
+            return self._past_cache_read
+        return self._source.get_secret_value  # type: ignore[attr-defined, no-any-return]
 
     def _count(self, operation: str) -> None:
         with self._counter_lock:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import _parse
 from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
-from ._fallbacks import build_source, check_fallbacks
+from ._fallbacks import build_source, check_fallbacks, default_primary
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._revalidate import Get
@@ -112,7 +112,9 @@ class SecretCache(CacheBase):
             rng=rng,
             on_rotation=on_rotation,
         )
-        self._source: SecretSource = source or build_source(
+        if source is None and client is None and session is None:
+            source = default_primary(asynchronous=False)  # the Lambda extension, or None
+        self._source: SecretSource = build_source(
             BotocoreSource,
             client,
             session,
@@ -121,6 +123,7 @@ class SecretCache(CacheBase):
             asynchronous=False,
             clock=self._clock,
             rng=rng,
+            primary=source,
         )
         self._use_source(self._source)
         self._refresh_ahead = refresh_ahead
@@ -215,25 +218,29 @@ class SecretCache(CacheBase):
         force: bool = False,
         ignore_backoff: bool = False,
         must_read: bool = False,
+        past_cache: bool = False,
     ) -> Entry[Secret]:
         return self._store.get(
             key,
-            partial(self._load, must_read=must_read),
+            partial(self._load, must_read=must_read, past_cache=past_cache),
             force=force,
             ignore_backoff=ignore_backoff,
         )
 
     # -- loading ----------------------------------------------------------------------
-    def _load(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
+    def _load(
+        self, ticket: Ticket[Key, Secret], *, must_read: bool, past_cache: bool = False
+    ) -> Load[Secret]:
         plan = self._plan_load(ticket, must_read)
         answers: list[Secret | SecretMetadata] = []
+        read = self._get_value(past_cache)
         try:
             request = next(plan)
             while True:
                 self._count(request.operation)
                 try:
                     if isinstance(request, Get):
-                        result: Secret | SecretMetadata = self._source.get_secret_value(
+                        result: Secret | SecretMetadata = read(
                             request.secret_id,
                             version_stage=request.version_stage,
                             version_id=request.version_id,
@@ -258,7 +265,7 @@ class SecretCache(CacheBase):
     def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
         """Fetch now (joining a fetch in flight); return True if the version changed."""
         old_version = self._version_before(secret_id, version_stage)
-        entry = self._get(make_key(secret_id, version_stage, None), force=True)
+        entry = self._get(make_key(secret_id, version_stage, None), force=True, past_cache=True)
         return old_version is not None and entry.value.version_id != old_version
 
     def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
@@ -285,7 +292,9 @@ class SecretCache(CacheBase):
         key = next(plan)
         while True:
             try:
-                found = self._get(key, force=True, ignore_backoff=True, must_read=True).value
+                found = self._get(
+                    key, force=True, ignore_backoff=True, must_read=True, past_cache=True
+                ).value
             except SecretCacheError as exc:
                 step = partial(plan.throw, exc)
             else:

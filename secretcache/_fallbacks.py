@@ -6,13 +6,20 @@ Kept apart from ``_failover`` and ``_regions`` so that a cache with no fallback 
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import TYPE_CHECKING, Any
+
+from ._core.extension_env import choose_source
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
-__all__ = ["build_source", "check_fallbacks"]
+__all__ = ["build_source", "check_fallbacks", "default_primary"]
+
+log = logging.getLogger("secretcache")
+_told: set[str] = set()  # the choices logged already: once per process each
 
 
 def check_fallbacks(
@@ -30,7 +37,7 @@ def check_fallbacks(
         raise ValueError(f"fallback_regions names a region twice: {regions!r}")
     if regions and clients:
         raise TypeError("pass fallback_regions or fallback_clients, not both")
-    if source is not None and (regions or clients):
+    if source is not None and (regions or clients) and not _fails_over(source):
         raise TypeError(
             "a source= reads where it reads: compose failover with FailoverSource instead"
         )
@@ -40,6 +47,32 @@ def check_fallbacks(
             "not from a client=: pass ready clients as fallback_clients"
         )
     return regions, clients
+
+
+def _fails_over(source: Any) -> bool:
+    """Return True for a source whose fallback regions go through the SDK (the extension)."""
+    return bool(getattr(type(source), "fails_over_by_sdk", False))
+
+
+def default_primary(*, asynchronous: bool) -> Any:
+    """Return the source a cache given no client, session or source reads through.
+
+    The Lambda extension where ``choose_source`` says so (its source built here), else
+    None: the SDK's source, built by ``build_source``. The choice is logged at DEBUG,
+    once per process.
+    """
+    kind, why = choose_source(os.environ)
+    if kind not in _told:
+        _told.add(kind)
+        log.debug("secretcache: reading through the %s (%s)", _NAMES[kind], why)
+    if kind == "sdk":
+        return None
+    from ._sources.extension import AsyncExtensionSource, ExtensionSource
+
+    return AsyncExtensionSource() if asynchronous else ExtensionSource()
+
+
+_NAMES = {"sdk": "SDK (botocore)", "extension": "Lambda extension (HTTP on localhost)"}
 
 
 def _sequence(name: str, value: Any) -> tuple[Any, ...]:
@@ -61,21 +94,25 @@ def build_source(
     asynchronous: bool,
     clock: Callable[[], float],
     rng: random.Random | None,
+    primary: Any = None,
 ) -> Any:
     """Return a cache's source: one region's, or failover over several regions'.
 
     ``region_source`` is BotocoreSource or AioBotocoreSource; with fallbacks, the source
-    is a FailoverSource (``asynchronous``: an AsyncFailoverSource) over them.
+    is a FailoverSource (``asynchronous``: an AsyncFailoverSource) over them. A
+    ``primary`` given (the Lambda extension's source) is the primary region's source;
+    the fallbacks' clients are still built only when one is first asked.
     """
     fallbacks = [region_source(session=session, region_name=r) for r in regions]
     fallbacks += [region_source(c) for c in clients]
     if not fallbacks:
-        return region_source(client, session)
+        return primary if primary is not None else region_source(client, session)
     failover: Callable[..., Any]
     if asynchronous:
         from ._aio_failover import AsyncFailoverSource as failover
     else:
         from ._failover import FailoverSource as failover
     # A primary built here sends each request once: its fallbacks are its retries.
-    primary = region_source(client, session, single_attempt=client is None)
+    if primary is None:
+        primary = region_source(client, session, single_attempt=client is None)
     return failover(primary, fallbacks, clock=clock, rng=rng)

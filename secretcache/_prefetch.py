@@ -79,28 +79,43 @@ def plan_prefetch(
     filters: Sequence[Mapping[str, Any]] | None,
     on_terminal: OnTerminal,
     lags: Lags | None = None,
+    *,
+    batches: bool = True,
 ) -> PrefetchPlan:
-    """Check the arguments now; return the plan that warms ``store`` with them."""
+    """Check the arguments now; return the plan that warms ``store`` with them.
+
+    ``batches=False``: a source without BatchGetSecretValue (the Lambda extension):
+    every id is read singly, and ``filters`` (which only a batch can apply) are refused.
+    """
     if (secret_ids is None) == (filters is None):
         raise TypeError("pass exactly one of secret_ids and filters")
     if secret_ids is not None:
         if isinstance(secret_ids, (str, bytes)):
             raise TypeError("secret_ids must be an iterable of ids, not a single string")
         ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        return _by_ids(store, ids, on_terminal, lags)
+        return _by_ids(store, ids, on_terminal, lags, batch_denied=not batches)
     assert filters is not None
     if isinstance(filters, (str, bytes, Mapping)) or not all(
         isinstance(f, Mapping) for f in filters
     ):
         raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
+    if not batches:
+        raise ValueError(
+            "prefetch(filters=...) needs BatchGetSecretValue, which this cache's source "
+            "(the Lambda extension or the Secrets Manager Agent) cannot ask: pass secret_ids"
+        )
     return _by_filters(store, tuple(filters), on_terminal, lags)
 
 
 def _by_ids(
-    store: Store[Key, Secret], ids: tuple[str, ...], on_terminal: OnTerminal, lags: Lags | None
+    store: Store[Key, Secret],
+    ids: tuple[str, ...],
+    on_terminal: OnTerminal,
+    lags: Lags | None,
+    *,
+    batch_denied: bool = False,
 ) -> PrefetchPlan:
     results: Results = {}
-    batch_denied = False
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         if not batch_denied:
@@ -190,7 +205,14 @@ def prefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
-    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal, cache._lags)
+    plan = plan_prefetch(
+        cache._store,
+        secret_ids,
+        filters,
+        cache._on_terminal,
+        cache._lags,
+        batches=cache._batches,
+    )
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:
@@ -228,7 +250,14 @@ async def aprefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (awaiting); single reads of a fallback run concurrently."""
-    plan = plan_prefetch(cache._store, secret_ids, filters, cache._on_terminal, cache._lags)
+    plan = plan_prefetch(
+        cache._store,
+        secret_ids,
+        filters,
+        cache._on_terminal,
+        cache._lags,
+        batches=cache._batches,
+    )
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:

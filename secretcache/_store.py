@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from . import _forksafe
-from ._rules import keeps_stale
+from ._rules import keeps_stale, not_ready
 from .exceptions import SecretCacheError
 
 __all__ = [
@@ -502,7 +502,10 @@ class Store(Generic[K, V]):
             if current is not None and current.seq > seq:
                 # A later request's answer landed first: it stands, and is served.
                 return current, False
-            self._remember(key, exc, failure, now, seq)
+            if current is None and not_ready(exc):
+                self._failures.pop(key, None)  # nothing to serve: the next read asks again
+            else:
+                self._remember(key, exc, failure, now, seq)
             if not keeps_stale(exc):
                 if current is not None:
                     del self.data[key]

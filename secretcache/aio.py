@@ -23,7 +23,7 @@ from . import _parse
 from ._aio_failover import AsyncFailoverSource
 from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_client
 from ._base import CacheBase, Key, RotationCallback, make_key
-from ._fallbacks import build_source, check_fallbacks
+from ._fallbacks import build_source, check_fallbacks, default_primary
 from ._models import AWSCURRENT, Secret, SecretMetadata
 from ._revalidate import Get
 from ._store import Entry, Load, Store, Ticket
@@ -36,12 +36,14 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._recovery import Look
+    from ._sources.extension import AsyncExtensionSource
     from ._store import _Flight
 
     _FlightLike = _Flight[Any]
 
 __all__ = [
     "AioBotocoreSource",
+    "AsyncExtensionSource",
     "AsyncFailoverSource",
     "AsyncSecretCache",
     "AsyncSecretSource",
@@ -119,7 +121,9 @@ class AsyncSecretCache(CacheBase):
             rng=rng,
             on_rotation=on_rotation,
         )
-        self._source: AsyncSecretSource = source or build_source(
+        if source is None and client is None and session is None:
+            source = default_primary(asynchronous=True)  # the Lambda extension, or None
+        self._source: AsyncSecretSource = build_source(
             AioBotocoreSource,
             client,
             session,
@@ -128,6 +132,7 @@ class AsyncSecretCache(CacheBase):
             asynchronous=True,
             clock=self._clock,
             rng=rng,
+            primary=source,
         )
         self._use_source(self._source)
         # asyncio keeps only weak references to tasks: hold the loads until they end.
@@ -195,11 +200,12 @@ class AsyncSecretCache(CacheBase):
         force: bool = False,
         ignore_backoff: bool = False,
         must_read: bool = False,
+        past_cache: bool = False,
     ) -> Entry[Secret]:
         return await self._drive(
             self._store,
             key,
-            partial(self._fetch, must_read=must_read),
+            partial(self._fetch, must_read=must_read, past_cache=past_cache),
             force=force,
             ignore_backoff=ignore_backoff,
         )
@@ -255,16 +261,19 @@ class AsyncSecretCache(CacheBase):
             with contextlib.suppress(SecretCacheError):  # a later denial: on the flight
                 store.succeed(ticket, loaded)
 
-    async def _fetch(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
+    async def _fetch(
+        self, ticket: Ticket[Key, Secret], *, must_read: bool, past_cache: bool = False
+    ) -> Load[Secret]:
         plan = self._plan_load(ticket, must_read)
         answers: list[Secret | SecretMetadata] = []
+        read = self._get_value(past_cache)
         try:
             request = next(plan)
             while True:
                 self._count(request.operation)
                 try:
                     if isinstance(request, Get):
-                        result: Secret | SecretMetadata = await self._source.get_secret_value(
+                        result: Secret | SecretMetadata = await read(
                             request.secret_id,
                             version_stage=request.version_stage,
                             version_id=request.version_id,
@@ -289,7 +298,9 @@ class AsyncSecretCache(CacheBase):
     async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
         """Fetch now (joining a fetch in flight); return True if the version changed."""
         old_version = self._version_before(secret_id, version_stage)
-        entry = await self._get(make_key(secret_id, version_stage, None), force=True)
+        entry = await self._get(
+            make_key(secret_id, version_stage, None), force=True, past_cache=True
+        )
         return old_version is not None and entry.value.version_id != old_version
 
     async def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
@@ -312,7 +323,9 @@ class AsyncSecretCache(CacheBase):
         key = next(plan)
         while True:
             try:
-                entry = await self._get(key, force=True, ignore_backoff=True, must_read=True)
+                entry = await self._get(
+                    key, force=True, ignore_backoff=True, must_read=True, past_cache=True
+                )
             except SecretCacheError as exc:
                 step = partial(plan.throw, exc)
             else:
@@ -405,3 +418,13 @@ def _land_if_open(
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def __getattr__(name: str) -> object:
+    # Served when first asked for: the extension's source costs a cache on aiobotocore
+    # nothing.
+    if name == "AsyncExtensionSource":
+        from ._sources.extension import AsyncExtensionSource
+
+        return AsyncExtensionSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

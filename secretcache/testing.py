@@ -5,6 +5,8 @@
   connection error or a timeout, through botocore's own retry path.
 - ``InMemorySource``: a counting, in-process ``SecretSource`` (no boto3, no moto);
   ``AsyncInMemorySource``: the same for ``AsyncSecretCache``.
+- ``ExtensionEmulator``: a local Lambda extension / Secrets Manager Agent on 127.0.0.1,
+  backed by any Secrets Manager client (moto's), for ``ExtensionSource``.
 - ``rotate_secret`` / ``start_rotation`` / ``finish_rotation``: rotate a secret in moto
   (or AWS) the way a rotation Lambda does.
 """
@@ -33,8 +35,11 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from ._emulator import ExtensionEmulator
+
 __all__ = [
     "AsyncInMemorySource",
+    "ExtensionEmulator",
     "FakeClock",
     "FaultInjector",
     "InMemorySource",
@@ -666,3 +671,12 @@ def counting_calls(client: SecretsManagerClient) -> Iterator[Counter[str]]:
         yield counts
     finally:
         client.meta.events.unregister("before-call.secrets-manager", unique_id=unique)
+
+
+def __getattr__(name: str) -> object:
+    # Served when first asked for: a test kit without the emulator costs no http.server.
+    if name == "ExtensionEmulator":
+        from ._emulator import ExtensionEmulator
+
+        return ExtensionEmulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The sans-IO core: no sockets, no boto3, no asyncio (see DESIGN.md, Layout)."""

@@ -1,0 +1,448 @@
+"""Sources over the Lambda extension or the Secrets Manager Agent: the standard library only.
+
+``ExtensionSource`` (blocking, ``http.client``) and ``AsyncExtensionSource`` (asyncio
+streams: the event loop never blocks) share their settings and every rule through
+``_core.extension_protocol``; each only sends one request and reads one answer. No
+botocore, boto3 or aiobotocore is imported here: a Lambda cold start pays for the
+interpreter and ``http.client``, nothing else. Secrets Manager itself is reached only
+for ``refresh()`` and ``rotation_candidate()`` through an endpoint without
+``refreshNow`` (the classic Lambda extension), by a source built on first need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._core.extension_protocol import (
+    NOT_READY,
+    Endpoint,
+    Request,
+    answer,
+    exchange_failed,
+    find_token,
+    framing,
+    installed_extension,
+    parse_head,
+    ready_delays,
+    request,
+)
+from ..exceptions import (
+    InvalidSecretRequestError,
+    SecretCacheError,
+    SecretsManagerUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from .._models import Secret, SecretMetadata
+    from .._source import BatchPage
+
+__all__ = ["AsyncExtensionSource", "ExtensionSource"]
+
+log = logging.getLogger("secretcache")
+
+#: The extension's own cache keeps a value this long (SECRETS_MANAGER_TTL, at most 300).
+_EXTENSION_TTL = 300.0
+_MAX_DIRECT = 256  # versions read past the extension's cache, remembered for lags()
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _extension_ttl(env: Mapping[str, str]) -> float:
+    raw = env.get("SECRETS_MANAGER_TTL", "").strip()
+    try:
+        return float(raw) if raw else _EXTENSION_TTL
+    except ValueError:
+        return _EXTENSION_TTL
+
+
+class _Settings:
+    """What both sources are: where, which token, how long to wait, how to see past."""
+
+    #: No DescribeSecret through it: revalidate="describe" is refused by the caches.
+    describes = False
+    #: No BatchGetSecretValue through it: prefetch reads id by id.
+    batches = False
+    #: fallback_regions= with it reads the replicas through the SDK (built on first need).
+    fails_over_by_sdk = True
+
+    def __init__(
+        self,
+        endpoint: str | None,
+        token: str | None,
+        timeout: float,
+        ready_timeout: float,
+        refresh_now: bool | None,
+        direct: Any,
+        clock: Callable[[], float],
+    ) -> None:
+        env = os.environ
+        self._endpoint = Endpoint.from_env(env) if endpoint is None else Endpoint.parse(endpoint)
+        if token is not None and (not isinstance(token, str) or not token):
+            raise TypeError("token must be a non-empty str (or None: found in the environment)")
+        self._token = token
+        self._timeout = _positive("timeout", timeout)
+        if self._timeout == 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self._ready_timeout = _positive("ready_timeout", ready_timeout)
+        if refresh_now is not None and not isinstance(refresh_now, bool):
+            raise TypeError("refresh_now must be True, False or None (decided from the layer)")
+        # The classic AWS layer has no refreshNow; the Agent (and unknown endpoints) do.
+        self._refresh_now = (
+            installed_extension(env) != "extension" if refresh_now is None else refresh_now
+        )
+        self._direct = direct
+        self._direct_lock = threading.Lock()
+        self._clock = clock
+        self._extension_ttl = _extension_ttl(env)
+        # VersionId -> when it was read past the extension's cache (see lags()).
+        self._past_cache: dict[str, float] = {}
+
+    @property
+    def endpoint(self) -> str:
+        """Return the endpoint's URL."""
+        return self._endpoint.url
+
+    @property
+    def region_name(self) -> str | None:
+        """Return the region the environment names (the extension reads in its own)."""
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+    @property
+    def sees_past_cache(self) -> str:
+        """Return how refresh() sees past the extension's cache: "refreshNow" or "direct"."""
+        return "refreshNow" if self._refresh_now else "direct"
+
+    def _request(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, now: bool
+    ) -> Request:
+        token = self._token or find_token(os.environ)[0]
+        return request(
+            self._endpoint,
+            token,
+            secret_id,
+            version_stage=version_stage,
+            version_id=version_id,
+            refresh_now=now,
+        )
+
+    def _failed(self, exc: BaseException, secret_id: str, stage: Any, vid: Any) -> Any:
+        failure = exchange_failed(
+            exc, self._endpoint, secret_id=secret_id, version_stage=stage, version_id=vid
+        )
+        # A partial read holds part of the answer (exc.partial): never chained to it.
+        partial = isinstance(exc, (http.client.IncompleteRead, asyncio.IncompleteReadError))
+        return failure, None if partial else exc
+
+    def _no_refresh_now(self, exc: InvalidSecretRequestError) -> bool:
+        """After a refreshNow read failed: True if the endpoint has no refreshNow."""
+        if exc.code != "UnsupportedParameter":
+            return False
+        self._refresh_now = False  # for good: ask Secrets Manager directly from now on
+        log.debug("secretcache: %s has no refreshNow; refresh() reads directly", self.endpoint)
+        return True
+
+    def _saw(self, secret: Secret) -> Secret:
+        """Remember a version read past the extension's cache (see lags())."""
+        with self._direct_lock:
+            self._past_cache.pop(secret.version_id, None)
+            if len(self._past_cache) >= _MAX_DIRECT:
+                del self._past_cache[next(iter(self._past_cache))]
+            self._past_cache[secret.version_id] = self._clock()
+        return secret
+
+    def lags(self, answer: Secret, held: Secret) -> bool:
+        """Return True if the extension's ``answer`` is older than a version read past it.
+
+        refresh() through an endpoint without refreshNow reads Secrets Manager directly;
+        the extension may serve the version that replaced for up to its own TTL. Such an
+        answer must not move the cache back (nor fire a rotation event backwards).
+        """
+        if answer.version_id == held.version_id:
+            return False
+        seen = self._past_cache.get(held.version_id)
+        if seen is None or self._clock() - seen > self._extension_ttl:
+            return False
+        made, kept = answer.created_date, held.created_date
+        return made is None or kept is None or made < kept
+
+    def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Refuse: the extension and the Agent serve GetSecretValue only."""
+        raise _unsupported("DescribeSecret", secret_id)
+
+    def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Refuse: the extension and the Agent serve GetSecretValue only."""
+        raise _unsupported("BatchGetSecretValue", None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint} refresh={self.sees_past_cache}>"
+
+
+def _unsupported(operation: str, secret_id: str | None) -> InvalidSecretRequestError:
+    return InvalidSecretRequestError(
+        f"the Lambda extension and the Secrets Manager Agent do not serve {operation}",
+        code="UnsupportedOperation",
+        operation=operation,
+        secret_id=secret_id,
+    )
+
+
+class ExtensionSource(_Settings):
+    """A SecretSource over the Lambda extension or the Secrets Manager Agent (blocking).
+
+    Args:
+        endpoint: ``http://host:port``; ``None``: ``http://localhost:`` and
+            ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` (default 2773).
+        token: the ``X-Aws-Parameters-Secrets-Token``; ``None``: read from the
+            environment at each request (in Lambda ``AWS_SESSION_TOKEN``, else
+            ``AWS_TOKEN`` or ``AWS_CONTAINER_AUTHORIZATION_TOKEN``; ``file://`` paths read).
+        timeout: seconds to wait for an answer.
+        ready_timeout: seconds to keep retrying an extension that is not ready
+            (refused, reset, 503, Lambda's INIT phase) before raising the outage.
+        refresh_now: how ``refresh()``/``rotation_candidate()`` see past the extension's
+            cache: ``True`` asks with ``refreshNow=true`` (the Agent), ``False`` asks
+            Secrets Manager directly; ``None`` decides from the Lambda layer installed.
+        direct: the SecretSource those direct reads use; ``None`` builds a botocore one
+            on first need (never before).
+        clock: the clock ``lags()`` measures the extension's TTL with.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        ready_timeout: float = 1.0,
+        refresh_now: bool | None = None,
+        direct: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(endpoint, token, timeout, ready_timeout, refresh_now, direct, clock)
+
+    def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version through the extension (its own cache may answer)."""
+        return self._read(secret_id, version_stage, version_id, now=False)
+
+    def refresh_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
+        if self._refresh_now:
+            try:
+                return self._read(secret_id, version_stage, version_id, now=True)
+            except InvalidSecretRequestError as exc:
+                if not self._no_refresh_now(exc):
+                    raise
+        return self._saw(
+            self._direct_source().get_secret_value(
+                secret_id, version_stage=version_stage, version_id=version_id
+            )
+        )
+
+    def _direct_source(self) -> Any:
+        with self._direct_lock:
+            if self._direct is None:
+                from .._source import BotocoreSource
+
+                self._direct = BotocoreSource()
+            return self._direct
+
+    def _read(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, *, now: bool
+    ) -> Secret:
+        req = self._request(secret_id, version_stage, version_id, now)
+        delays = ready_delays(self._ready_timeout)
+        while True:
+            try:
+                return self._exchange(req, secret_id, version_stage, version_id)
+            except SecretsManagerUnavailableError as exc:
+                pause = next(delays, None) if exc.code == NOT_READY else None
+                if pause is None:
+                    raise
+            time.sleep(pause)
+
+    def _exchange(
+        self, req: Request, secret_id: str, version_stage: str | None, version_id: str | None
+    ) -> Secret:
+        endpoint = self._endpoint
+        conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=self._timeout)
+        failure: SecretCacheError | None = None
+        cause: BaseException | None = None
+        try:
+            conn.request("GET", req.target, headers=req.headers)
+            response = conn.getresponse()
+            # The answer goes straight into the call: no local of this frame holds it.
+            return answer(
+                secret_id,
+                response.status,
+                response.read(),
+                version_stage=version_stage,
+                version_id=version_id,
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            failure, cause = self._failed(exc, secret_id, version_stage, version_id)
+        finally:
+            conn.close()
+        # Raised outside the except block: no partial answer as its __context__.
+        raise failure from cause
+
+
+class AsyncExtensionSource(_Settings):
+    """An AsyncSecretSource over the Lambda extension or the Agent (asyncio streams).
+
+    The same arguments and rules as ``ExtensionSource``; ``direct`` is an
+    AsyncSecretSource (``None``: an aiobotocore one, built on first need). Nothing
+    here blocks the event loop, and it works from any number of event loops.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        ready_timeout: float = 1.0,
+        refresh_now: bool | None = None,
+        direct: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(endpoint, token, timeout, ready_timeout, refresh_now, direct, clock)
+
+    async def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version through the extension (its own cache may answer)."""
+        return await self._read(secret_id, version_stage, version_id, now=False)
+
+    async def refresh_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
+        if self._refresh_now:
+            try:
+                return await self._read(secret_id, version_stage, version_id, now=True)
+            except InvalidSecretRequestError as exc:
+                if not self._no_refresh_now(exc):
+                    raise
+        return self._saw(
+            await self._direct_source().get_secret_value(
+                secret_id, version_stage=version_stage, version_id=version_id
+            )
+        )
+
+    def _direct_source(self) -> Any:
+        with self._direct_lock:
+            if self._direct is None:
+                from .._aio_source import AioBotocoreSource
+
+                self._direct = AioBotocoreSource()
+            return self._direct
+
+    async def describe_secret(self, secret_id: str) -> SecretMetadata:  # type: ignore[override]
+        """Refuse: the extension and the Agent serve GetSecretValue only."""
+        raise _unsupported("DescribeSecret", secret_id)
+
+    async def batch_get_secret_value(  # type: ignore[override]
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Refuse: the extension and the Agent serve GetSecretValue only."""
+        raise _unsupported("BatchGetSecretValue", None)
+
+    async def aclose(self) -> None:
+        """Close the direct source if one was built (connections here last one request)."""
+        closer = getattr(self._direct, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def _read(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, *, now: bool
+    ) -> Secret:
+        req = self._request(secret_id, version_stage, version_id, now)
+        delays = ready_delays(self._ready_timeout)
+        while True:
+            try:
+                return await self._exchange(req, secret_id, version_stage, version_id)
+            except SecretsManagerUnavailableError as exc:
+                pause = next(delays, None) if exc.code == NOT_READY else None
+                if pause is None:
+                    raise
+            await asyncio.sleep(pause)
+
+    async def _exchange(
+        self, req: Request, secret_id: str, version_stage: str | None, version_id: str | None
+    ) -> Secret:
+        failure: SecretCacheError | None = None
+        cause: BaseException | None = None
+        try:
+            # Straight into the call (starred): no local of this frame holds the answer.
+            return answer(
+                secret_id,
+                *(await asyncio.wait_for(self._roundtrip(req), self._timeout)),
+                version_stage=version_stage,
+                version_id=version_id,
+            )
+        except (OSError, EOFError, ValueError, asyncio.TimeoutError) as exc:
+            failure, cause = self._failed(
+                TimeoutError() if isinstance(exc, asyncio.TimeoutError) else exc,
+                secret_id,
+                version_stage,
+                version_id,
+            )
+        raise failure from cause
+
+    async def _roundtrip(self, req: Request) -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection(self._endpoint.host, self._endpoint.port)
+        try:
+            writer.write(req.encode())
+            await writer.drain()
+            status, headers = parse_head(await reader.readuntil(b"\r\n\r\n"))
+            frame = framing(headers)
+            if isinstance(frame, int):
+                return status, await reader.readexactly(frame)
+            if frame == "chunked":
+                return status, await _chunked(reader)
+            return status, await reader.read()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):  # a peer's reset of a finished exchange
+                await writer.wait_closed()
+
+
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        size = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass  # trailers
+            return b"".join(chunks)
+        chunks.append(await reader.readexactly(size))
+        await reader.readexactly(2)
