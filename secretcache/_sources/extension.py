@@ -172,13 +172,15 @@ class _Settings:
         the extension may serve the version that replaced for up to its own TTL. Such an
         answer must not move the cache back (nor fire a rotation event backwards).
         """
-        if answer.version_id == held.version_id:
-            return False
+        if answer.version_id == held.version_id or answer.version_id in self._past_cache:
+            return False  # the same, or itself read past the extension's cache
         seen = self._past_cache.get(held.version_id)
         if seen is None or self._clock() - seen > self._extension_ttl:
             return False
         made, kept = answer.created_date, held.created_date
-        return made is None or kept is None or made < kept
+        # Only a version created after the one read past the cache is news (dates have
+        # a second's resolution on some paths: the same second is not after).
+        return made is None or kept is None or made <= kept
 
     def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Refuse: the extension and the Agent serve GetSecretValue only."""
