@@ -122,7 +122,10 @@ class ExtensionEmulator:
             self._port = server.server_address[1]
             self._server = server
             self._thread = threading.Thread(
-                target=server.serve_forever, name="ExtensionEmulator", daemon=True
+                target=server.serve_forever,
+                args=(0.05,),  # stop() returns within 50 ms
+                name="ExtensionEmulator",
+                daemon=True,
             )
             self._thread.start()
         return self

@@ -462,6 +462,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = f"{region}" + (f" at {args.endpoint_url}" if args.endpoint_url else "")
     print(f"secretcache check {args.secret_id}", file=out)
     _row(out, "region", where)
+    _row(out, "SecretCache()", _default_source())
     _whoami(sts, out)
     here: Secret | None = None
     with SecretCache(client=sm, jitter=0.0) as cache:
@@ -488,6 +489,22 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     print(f"result: {args.secret_id} is NOT readable ({type(failure).__name__})", file=out)
     return _exit_code(failure)
+
+
+def _default_source() -> str:
+    """Say what a SecretCache() built here would read through, and why."""
+    import os
+
+    from ._core.extension_env import choose_source
+    from ._core.extension_protocol import Endpoint
+
+    try:
+        kind, why = choose_source(os.environ)
+        if kind == "sdk":
+            return f"reads through the SDK (botocore): {why}"
+        return f"reads through the Lambda extension at {Endpoint.from_env(os.environ).url}: {why}"
+    except ValueError as exc:  # a bad SECRETCACHE_SOURCE or port: SecretCache() says so too
+        return f"cannot be built: {exc}"
 
 
 # -- get ----------------------------------------------------------------------------
