@@ -125,7 +125,8 @@ def test_rotation_and_refresh_now(
         assert await cache.get_secret_field(name, "password") == "pw2"
         assert [(e.old_version_id, e.new_version_id) for e in events] == [(old, new)]
         candidate = await cache.rotation_candidate(name, old)
-        assert candidate is not None and candidate.version_id == new
+        assert candidate is not None
+        assert candidate.version_id == new
 
     asyncio.run(main())
 

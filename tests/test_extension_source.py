@@ -30,8 +30,6 @@ from secretcache import (
 from secretcache.testing import ExtensionEmulator, start_rotation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
     from secretcache.testing import FakeClock
@@ -253,7 +251,11 @@ def test_rotation_candidate_sees_awspending_through_the_extension(
 
 @pytest.mark.parametrize("mode", ["503", "init", "reset"])
 def test_an_extension_not_ready_yet_is_retried_briefly(
-    sm: SecretsManagerClient, emulator: ExtensionEmulator, ext_cache: Any, ext_source: Any, mode: str
+    sm: SecretsManagerClient,
+    emulator: ExtensionEmulator,
+    ext_cache: Any,
+    ext_source: Any,
+    mode: str,
 ) -> None:
     name = create(sm)
     emulator.not_ready(mode, count=2)  # type: ignore[arg-type]

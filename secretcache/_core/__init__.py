@@ -1,1 +1,1 @@
-"""The sans-IO core: no sockets, no boto3, no asyncio (see DESIGN.md, Layout)."""
+"""The sans-IO core: the store, the load plan, recovery, regional rules, errors, parsing."""

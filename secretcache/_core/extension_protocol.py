@@ -34,9 +34,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from .._errors import error_from_code
-from .._rules import NOT_READY
-from .._source import secret_from_response
+from .._sources.botocore import secret_from_response
 from ..exceptions import (
     InvalidSecretRequestError,
     SecretCacheError,
@@ -44,6 +42,7 @@ from ..exceptions import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
+from .errors import error_from_code
 from .extension_env import (
     AGENT_FILES,
     EXTENSION_FILES,
@@ -51,11 +50,12 @@ from .extension_env import (
     in_lambda,
     installed_extension,
 )
+from .rules import NOT_READY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from .._models import Secret
+    from .models import Secret
 
 __all__ = [
     "AGENT_FILES",

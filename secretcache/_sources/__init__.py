@@ -1,1 +1,1 @@
-"""The code that does I/O: sources a cache reads secrets through (see DESIGN.md, Layout)."""
+"""The sources: the only code that does I/O (botocore, aiobotocore, failover)."""

@@ -42,8 +42,8 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from .._models import Secret, SecretMetadata
-    from .._source import BatchPage
+    from .._core.models import Secret, SecretMetadata
+    from .botocore import BatchPage
 
 __all__ = ["AsyncExtensionSource", "ExtensionSource"]
 
@@ -267,7 +267,7 @@ class ExtensionSource(_Settings):
     def _direct_source(self) -> Any:
         with self._direct_lock:
             if self._direct is None:
-                from .._source import BotocoreSource
+                from .botocore import BotocoreSource
 
                 self._direct = BotocoreSource()
             return self._direct
@@ -358,7 +358,7 @@ class AsyncExtensionSource(_Settings):
     def _direct_source(self) -> Any:
         with self._direct_lock:
             if self._direct is None:
-                from .._aio_source import AioBotocoreSource
+                from .aiobotocore import AioBotocoreSource
 
                 self._direct = AioBotocoreSource()
             return self._direct

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._errors import map_error
-from ._models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, SecretMetadata
-from ._source import BatchPage
-from .exceptions import InvalidSecretRequestError, SecretCacheError
+from .._core.errors import map_error
+from .._core.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, SecretMetadata
+from .._sources.botocore import BatchPage
+from ..exceptions import InvalidSecretRequestError, SecretCacheError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from ._emulator import ExtensionEmulator
+    from .._emulator import ExtensionEmulator
 
 __all__ = [
     "AsyncInMemorySource",
@@ -676,7 +676,7 @@ def counting_calls(client: SecretsManagerClient) -> Iterator[Counter[str]]:
 def __getattr__(name: str) -> object:
     # Served when first asked for: a test kit without the emulator costs no http.server.
     if name == "ExtensionEmulator":
-        from ._emulator import ExtensionEmulator
+        from .._emulator import ExtensionEmulator
 
         return ExtensionEmulator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import (
+from ..exceptions import (
     InvalidSecretRequestError,
     SecretAccessDeniedError,
     SecretCacheError,

@@ -10,7 +10,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._core.extension_env import choose_source
+from .._core.extension_env import choose_source
 
 if TYPE_CHECKING:
     import random
@@ -67,7 +67,7 @@ def default_primary(*, asynchronous: bool) -> Any:
         log.debug("secretcache: reading through the %s (%s)", _NAMES[kind], why)
     if kind == "sdk":
         return None
-    from ._sources.extension import AsyncExtensionSource, ExtensionSource
+    from .extension import AsyncExtensionSource, ExtensionSource
 
     return AsyncExtensionSource() if asynchronous else ExtensionSource()
 
@@ -109,9 +109,9 @@ def build_source(
         return primary if primary is not None else region_source(client, session)
     failover: Callable[..., Any]
     if asynchronous:
-        from ._aio_failover import AsyncFailoverSource as failover
+        from .aio_failover import AsyncFailoverSource as failover
     else:
-        from ._failover import FailoverSource as failover
+        from .failover import FailoverSource as failover
     # A primary built here sends each request once: its fallbacks are its retries.
     if primary is None:
         primary = region_source(client, session, single_attempt=client is None)
