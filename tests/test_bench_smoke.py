@@ -105,7 +105,13 @@ def test_fleet_runs_every_fleet(fleet: ModuleType) -> None:
     assert runs.no_jitter.total_calls == 3 * runs.no_jitter.envs
     assert runs.deploy.envs > runs.defaults.envs
     assert runs.rolling.peak_1s < runs.defaults.peak_1s  # nobody starts at once
+    hosts = runs.hosts
+    assert hosts is not None
+    # 8 workers sharing one Agent ask Secrets Manager less than 8 caches of their own.
+    assert 0 < hosts.agent.second_hour < hosts.own.second_hour
+    assert hosts.agent.agent_requests > 0
     text = fleet.render(runs, fleet.h.machine())
+    assert "in-process caches against one shared Agent" in text
     assert "What this means for sizing" in text
     assert "| busiest / mean 60 s window after 2 TTLs |" in text
 
