@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from test_example_lambda import CloudFormationLoader
 
 if TYPE_CHECKING:
