@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ._core.recovery import Look
     from ._core.store import _Flight
-    from ._sources.extension import AsyncExtensionSource
+    from ._sources.aio_extension import AsyncExtensionSource
 
     _FlightLike = _Flight[Any]
 
@@ -424,7 +424,7 @@ def __getattr__(name: str) -> object:
     # Served when first asked for: the extension's source costs a cache on aiobotocore
     # nothing.
     if name == "AsyncExtensionSource":
-        from ._sources.extension import AsyncExtensionSource
+        from ._sources.aio_extension import AsyncExtensionSource
 
         return AsyncExtensionSource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

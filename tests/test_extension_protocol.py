@@ -21,11 +21,11 @@ from secretcache import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
+from secretcache._core.extension_answers import answer
 from secretcache._core.extension_env import choose_source
 from secretcache._core.extension_protocol import (
     TOKEN_HEADER,
     Endpoint,
-    answer,
     find_token,
     framing,
     parse_head,

@@ -8,7 +8,6 @@ calls in one, awaits in the other.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import weakref
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from . import parse as _parse
 from .bounded import BoundedSet
 from .forksafe import ForkSafeLock
 from .identity import Identity, identity
+from .logs import log
 from .models import CacheStats, RotationEvent, Secret
 from .revalidate import plan_load
 from .rules import secret_wide
@@ -56,7 +56,6 @@ __all__ = [
     "make_key",
 ]
 
-log = logging.getLogger("secretcache")
 
 RotationCallback = Callable[[RotationEvent], object]
 # (secret_id, version_stage, version_id): exactly one of the last two is None, so a
@@ -234,12 +233,15 @@ class CacheBase:
         # A source before a cache of its own (the Lambda extension) says which of its
         # answers lag behind a version read past that cache, and reads past it for
         # refresh() and rotation_candidate().
-        own_lags = None if spans else getattr(source, "lags", None)
-        self._lags = self._regions.lags if self._regions is not None else own_lags
+        sources = getattr(source, "sources", (source,))
+        own_lags = getattr(sources[0], "lags", None)
+        self._lags = own_lags
+        if self._regions is not None:
+            regions_lag = self._regions.lags
+            self._lags = regions_lag if own_lags is None else _either(regions_lag, own_lags)
         self._past_cache_read: Callable[..., Any] | None = getattr(
             source, "refresh_secret_value", None
         )
-        sources = getattr(source, "sources", (source,))
         self._batches = bool(getattr(type(sources[0]), "batches", True))
         if self._revalidate == "describe" and not getattr(type(sources[0]), "describes", True):
             raise ValueError(
@@ -422,3 +424,10 @@ def _after_restore() -> None:
         # not even stale, before they are revalidated.
         cache._store.expire(servable=False)
         cache._store.diverge()  # copies of one snapshot: same deadlines, same RNG state
+
+
+def _either(
+    first: Callable[[Secret, Secret], bool], second: Callable[[Secret, Secret], bool]
+) -> Callable[[Secret, Secret], bool]:
+    """Return a lag rule that holds when either does (a replica's, the extension's)."""
+    return lambda answer, held: first(answer, held) or second(answer, held)

@@ -16,18 +16,18 @@ The registry holds its objects weakly: registering keeps nothing alive.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
+
+from .logs import log
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ["ForkSafeLock", "register"]
 
-log = logging.getLogger("secretcache")
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
 # Held from before a fork to after it, so that no object registers in between: the

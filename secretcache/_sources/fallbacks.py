@@ -6,11 +6,11 @@ Kept apart from ``_failover`` and ``_regions`` so that a cache with no fallback 
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING, Any
 
 from .._core.extension_env import choose_source
+from .._core.logs import log, logging_loaded
 
 if TYPE_CHECKING:
     import random
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_source", "check_fallbacks", "default_primary"]
 
-log = logging.getLogger("secretcache")
 _told: set[str] = set()  # the choices logged already: once per process each
 
 
@@ -62,14 +61,20 @@ def default_primary(*, asynchronous: bool) -> Any:
     once per process.
     """
     kind, why = choose_source(os.environ)
-    if kind not in _told:
+    # Once per process; not before logging is set up (no handler could show it then, and
+    # importing logging would cost the cold start it is there to shorten).
+    if kind not in _told and logging_loaded():
         _told.add(kind)
         log.debug("secretcache: reading through the %s (%s)", _NAMES[kind], why)
     if kind == "sdk":
         return None
-    from .extension import AsyncExtensionSource, ExtensionSource
+    if asynchronous:
+        from .aio_extension import AsyncExtensionSource
 
-    return AsyncExtensionSource() if asynchronous else ExtensionSource()
+        return AsyncExtensionSource()
+    from .extension import ExtensionSource
+
+    return ExtensionSource()
 
 
 _NAMES = {"sdk": "SDK (botocore)", "extension": "Lambda extension (HTTP on localhost)"}
