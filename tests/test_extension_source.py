@@ -337,3 +337,17 @@ def test_no_value_in_our_frames_when_a_200_is_malformed(
     assert exc.code == "MalformedResponse"
     assert canary not in str(exc)
     assert_no_secret_in_frames(exc, canary)
+
+
+@pytest.mark.parametrize("mode", ["reset", "refuse", "wrong-token"])
+def test_no_frame_on_any_traceback_holds_the_token(
+    sm: SecretsManagerClient, emulator: ExtensionEmulator, ext_cache: Any, mode: str
+) -> None:
+    token = f"TOKEN-{emulator.token}"
+    source = ExtensionSource(emulator.endpoint, token=token, ready_timeout=0.05)
+    if mode != "wrong-token":
+        emulator.not_ready(mode)  # type: ignore[arg-type]
+    exc = raised(ext_cache(source).get_secret, create(sm))
+    assert isinstance(exc, (SecretsManagerUnavailableError, SecretCredentialsError))
+    # Every frame, the HTTP client's included: trackers record them all.
+    assert_no_secret_in_frames(exc, token, ours=lambda frame: True)

@@ -181,6 +181,7 @@ def request(
     if refresh_now:
         query += "&refreshNow=true"
     if any(c in token for c in "\r\n\0"):
+        token = ""  # not in this frame's locals, which error trackers record
         raise SecretCredentialsError(
             "the extension's token holds a line break: it cannot be sent in a header",
             code="TokenUnavailable",

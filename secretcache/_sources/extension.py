@@ -126,10 +126,9 @@ class _Settings:
     def _request(
         self, secret_id: str, version_stage: str | None, version_id: str | None, now: bool
     ) -> Request:
-        token = self._token or find_token(os.environ)[0]
         return request(
             self._endpoint,
-            token,
+            self._token or find_token(os.environ)[0],  # never a local of this frame
             secret_id,
             version_stage=version_stage,
             version_id=version_id,
@@ -142,11 +141,19 @@ class _Settings:
         """Return the outage a failed exchange means, and what to chain it to.
 
         A partial read holds part of the answer (``exc.partial``): never chained to it.
+        The cause is chained without its traceback: the HTTP client's frames on it hold
+        the request's headers, the token among them, which error trackers would record.
         """
         failure = exchange_failed(
             exc, self._endpoint, secret_id=secret_id, version_stage=stage, version_id=vid
         )
-        return failure, None if partial else exc
+        if partial:
+            return failure, None
+        seen: BaseException | None = exc
+        while seen is not None:
+            seen.__traceback__ = None
+            seen = seen.__cause__ or seen.__context__
+        return failure, exc
 
     def _no_refresh_now(self, exc: InvalidSecretRequestError) -> bool:
         """After a refreshNow read failed: True if the endpoint has no refreshNow."""
