@@ -9,12 +9,10 @@ from urllib.parse import quote
 
 import pytest
 
-from secretcache.testing import ExtensionEmulator
-
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from secretcache.testing import FakeClock
+    from secretcache.testing import ExtensionEmulator, FakeClock
 
 
 def get(
