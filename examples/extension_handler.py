@@ -45,28 +45,24 @@ logger = logging.getLogger("extension_handler")
 cache = SecretCache(fallback_regions=FALLBACK_REGIONS)
 
 
-def _response(status: int, body: dict[str, Any], **headers: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", **headers},
-        "body": json.dumps(body),
-    }
+# Which HTTP status each typed error becomes (the first class that matches).
+STATUS_FOR: tuple[tuple[type[SecretCacheError] | tuple[type[SecretCacheError], ...], int], ...] = (
+    (SecretAccessDeniedError, 403),
+    ((SecretNotFoundError, SecretDeletedError), 404),
+    (SecretsManagerUnavailableError, 503),  # the extension not ready yet, or an outage
+)
 
 
 def error_response(exc: SecretCacheError) -> dict[str, Any]:
     """Turn a typed secretcache error into an HTTP answer (its text holds no value)."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, SecretAccessDeniedError):
-        status = 403
-    elif isinstance(exc, (SecretNotFoundError, SecretDeletedError)):
-        status = 404
-    elif isinstance(exc, SecretsManagerUnavailableError):
-        status = 503  # the extension not ready yet, or Secrets Manager down: try again
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    else:
-        status = 500
+    status = next((code for kind, code in STATUS_FOR if isinstance(exc, kind)), 500)
     logger.warning("secret %s not readable: %s (%s)", SECRET_ID, type(exc).__name__, exc.code)
-    return _response(status, {"error": type(exc).__name__, "code": exc.code}, **headers)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **retry},
+        "body": json.dumps({"error": type(exc).__name__, "code": exc.code}),
+    }
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -76,8 +72,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         has_password = bool(cache.get_secret_field(SECRET_ID, "password"))
     except SecretCacheError as exc:
         return error_response(exc)
-    stats = cache.stats()
-    return _response(
-        200,
-        {"username": username, "has_password": has_password, "api_calls": stats.api_calls},
-    )
+    body = {
+        "username": username,
+        "has_password": has_password,
+        "api_calls": cache.stats().api_calls,
+    }
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }

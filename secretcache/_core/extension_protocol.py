@@ -37,6 +37,7 @@ __all__ = [
     "PORT_VARIABLE",
     "TOKEN_HEADER",
     "Endpoint",
+    "Read",
     "Request",
     "exchange_failed",
     "find_token",
@@ -143,14 +144,26 @@ def _read_text(path: str) -> str:
         return handle.read()
 
 
+class Read:
+    """What one read asks for: a secret, by stage or by VersionId."""
+
+    __slots__ = ("secret_id", "version_id", "version_stage")
+
+    def __init__(self, secret_id: str, version_stage: str | None, version_id: str | None) -> None:
+        self.secret_id = secret_id
+        self.version_stage = version_stage
+        self.version_id = version_id
+
+
 class Request:
     """One GET to send: its target (path and query) and headers. The token stays hidden."""
 
-    __slots__ = ("headers", "target")
+    __slots__ = ("headers", "read", "target")
 
-    def __init__(self, target: str, headers: dict[str, str]) -> None:
+    def __init__(self, target: str, headers: dict[str, str], read: Read) -> None:
         self.target = target
         self.headers = headers
+        self.read = read  # what it asks: the context of its answer and of its errors
 
     def encode(self) -> bytes:
         """Return the HTTP/1.1 request as bytes (for transports that frame it themselves)."""
@@ -194,7 +207,7 @@ def request(
         "Accept": "application/json",
         "Connection": "close",  # one request per connection: no pool to fork or share
     }
-    return Request(f"{PATH}?{query}", headers)
+    return Request(f"{PATH}?{query}", headers, Read(secret_id, version_stage, version_id))
 
 
 # -- failed exchanges ------------------------------------------------------------------

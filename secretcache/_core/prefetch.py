@@ -199,13 +199,12 @@ def _absorb(
 
 
 # -- drivers --------------------------------------------------------------------------
-def prefetch(
-    cache: SecretCache,
+def _plan(
+    cache: SecretCache | AsyncSecretCache,
     secret_ids: Iterable[str] | None,
     filters: Sequence[Mapping[str, Any]] | None,
-) -> Mapping[str, Secret | SecretCacheError]:
-    """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
-    plan = plan_prefetch(
+) -> PrefetchPlan:
+    return plan_prefetch(
         cache._store,
         secret_ids,
         filters,
@@ -213,6 +212,15 @@ def prefetch(
         cache._lags,
         batches=cache._batches,
     )
+
+
+def prefetch(
+    cache: SecretCache,
+    secret_ids: Iterable[str] | None,
+    filters: Sequence[Mapping[str, Any]] | None,
+) -> Mapping[str, Secret | SecretCacheError]:
+    """Warm ``cache`` (blocking); return each secret's Secret or typed error."""
+    plan = _plan(cache, secret_ids, filters)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:
@@ -250,14 +258,7 @@ async def aprefetch(
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> Mapping[str, Secret | SecretCacheError]:
     """Warm ``cache`` (awaiting); single reads of a fallback run concurrently."""
-    plan = plan_prefetch(
-        cache._store,
-        secret_ids,
-        filters,
-        cache._on_terminal,
-        cache._lags,
-        batches=cache._batches,
-    )
+    plan = _plan(cache, secret_ids, filters)
     step: Callable[[], Batch | Singles] = partial(next, plan)
     while True:
         try:

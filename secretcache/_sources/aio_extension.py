@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._core.extension_answers import answer
-from .._core.extension_protocol import NOT_READY, Request, framing, parse_head, ready_delays
-from ..exceptions import InvalidSecretRequestError, SecretCacheError, SecretsManagerUnavailableError
+from .._core.extension_protocol import Request, framing, parse_head
+from ..exceptions import SecretCacheError
 from .extension import _Settings, _unsupported
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from .._core.models import Secret, SecretMetadata
     from .botocore import BatchPage
+    from .extension import ReadPlan, Step
 
 __all__ = ["AsyncExtensionSource"]
 
@@ -35,40 +36,43 @@ class AsyncExtensionSource(_Settings):
     here blocks the event loop, and it works from any number of event loops.
     """
 
-    def __init__(
-        self,
-        endpoint: str | None = None,
-        *,
-        token: str | None = None,
-        timeout: float = 5.0,
-        ready_timeout: float = 1.0,
-        refresh_now: bool | None = None,
-        direct: Any = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(endpoint, token, timeout, ready_timeout, refresh_now, direct, clock)
-
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version through the extension (its own cache may answer)."""
-        return await self._read(secret_id, version_stage, version_id, now=False)
+        return await self._drive(self._plan(secret_id, version_stage, version_id, past_cache=False))
 
     async def refresh_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
-        if self._refresh_now:
+        return await self._drive(self._plan(secret_id, version_stage, version_id, past_cache=True))
+
+    async def _drive(self, plan: ReadPlan) -> Secret:
+        """Run a read plan with awaits: exchanges, pauses, direct reads."""
+        step: Callable[[], Step] = partial(next, plan)
+        while True:
             try:
-                return await self._read(secret_id, version_stage, version_id, now=True)
-            except InvalidSecretRequestError as exc:
-                if not self._no_refresh_now(exc):
-                    raise
-        return self._saw(
-            await self._direct_source().get_secret_value(
-                secret_id, version_stage=version_stage, version_id=version_id
-            )
-        )
+                action = step()
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(action, float):
+                await asyncio.sleep(action)
+                step = partial(next, plan)
+                continue
+            try:
+                if isinstance(action, Request):
+                    result = await self._exchange(action)
+                else:
+                    result = await self._direct_source().get_secret_value(
+                        action.secret_id,
+                        version_stage=action.version_stage,
+                        version_id=action.version_id,
+                    )
+            except SecretCacheError as exc:
+                step = partial(plan.throw, exc)
+            else:
+                step = partial(plan.send, result)
 
     def _direct_source(self) -> Any:
         with self._direct_lock:
@@ -98,39 +102,22 @@ class AsyncExtensionSource(_Settings):
         if closer is not None:
             await closer()
 
-    async def _read(
-        self, secret_id: str, version_stage: str | None, version_id: str | None, *, now: bool
-    ) -> Secret:
-        req = self._request(secret_id, version_stage, version_id, now)
-        delays = ready_delays(self._ready_timeout)
-        while True:
-            try:
-                return await self._exchange(req, secret_id, version_stage, version_id)
-            except SecretsManagerUnavailableError as exc:
-                pause = next(delays, None) if exc.code == NOT_READY else None
-                if pause is None:
-                    raise
-            await asyncio.sleep(pause)
-
-    async def _exchange(
-        self, req: Request, secret_id: str, version_stage: str | None, version_id: str | None
-    ) -> Secret:
+    async def _exchange(self, req: Request) -> Secret:
+        read = req.read
         failure: SecretCacheError | None = None
         cause: BaseException | None = None
         try:
             # Straight into the call (starred): no local of this frame holds the answer.
             return answer(
-                secret_id,
+                read.secret_id,
                 *(await asyncio.wait_for(self._roundtrip(req), self._timeout)),
-                version_stage=version_stage,
-                version_id=version_id,
+                version_stage=read.version_stage,
+                version_id=read.version_id,
             )
         except (OSError, EOFError, ValueError, asyncio.TimeoutError) as exc:
             failure, cause = self._failed(
                 TimeoutError() if isinstance(exc, asyncio.TimeoutError) else exc,
-                secret_id,
-                version_stage,
-                version_id,
+                read,
                 partial=isinstance(exc, asyncio.IncompleteReadError),
             )
         raise failure from cause

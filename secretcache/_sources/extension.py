@@ -16,13 +16,15 @@ import http.client
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._core.extension_answers import answer
 from .._core.extension_env import installed_extension
 from .._core.extension_protocol import (
     NOT_READY,
     Endpoint,
+    Read,
     Request,
     exchange_failed,
     find_token,
@@ -37,10 +39,14 @@ from ..exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Generator, Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
     from .botocore import BatchPage
+
+    #: What a read plan asks its driver for: exchange a request, read directly, pause.
+    Step: TypeAlias = Request | Read | float
+    ReadPlan: TypeAlias = Generator[Step, Secret, Secret]
 
 __all__ = ["ExtensionSource"]
 
@@ -78,13 +84,14 @@ class _Settings:
 
     def __init__(
         self,
-        endpoint: str | None,
-        token: str | None,
-        timeout: float,
-        ready_timeout: float,
-        refresh_now: bool | None,
-        direct: Any,
-        clock: Callable[[], float],
+        endpoint: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        ready_timeout: float = 1.0,
+        refresh_now: bool | None = None,
+        direct: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         env = os.environ
         self._endpoint = Endpoint.from_env(env) if endpoint is None else Endpoint.parse(endpoint)
@@ -123,20 +130,43 @@ class _Settings:
         """Return how refresh() sees past the extension's cache: "refreshNow" or "direct"."""
         return "refreshNow" if self._refresh_now else "direct"
 
-    def _request(
-        self, secret_id: str, version_stage: str | None, version_id: str | None, now: bool
-    ) -> Request:
-        return request(
+    def _plan(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, *, past_cache: bool
+    ) -> ReadPlan:
+        """Yield what one read needs (a request, a pause, a direct read); return its Secret.
+
+        Written once for both sources, like the caches' load plan: the sync source drives
+        it with blocking calls, the async one with awaits. Not ready: the request again
+        after each pause of ``ready_delays``. Past the cache: with ``refreshNow``, or, on
+        an endpoint without it, Secrets Manager directly (and the version remembered).
+        """
+        read = Read(secret_id, version_stage, version_id)
+        if past_cache and not self._refresh_now:
+            return self._saw((yield read))
+        req = request(
             self._endpoint,
             self._token or find_token(os.environ)[0],  # never a local of this frame
             secret_id,
             version_stage=version_stage,
             version_id=version_id,
-            refresh_now=now,
+            refresh_now=past_cache,
         )
+        delays = ready_delays(self._ready_timeout)
+        while True:
+            try:
+                return (yield req)
+            except SecretsManagerUnavailableError as exc:
+                pause = next(delays, None) if exc.code == NOT_READY else None
+                if pause is None:
+                    raise
+            except InvalidSecretRequestError as exc:
+                if not (past_cache and self._no_refresh_now(exc)):
+                    raise
+                return self._saw((yield read))
+            yield pause
 
     def _failed(
-        self, exc: BaseException, secret_id: str, stage: Any, vid: Any, *, partial: bool
+        self, exc: BaseException, read: Read, *, partial: bool
     ) -> tuple[SecretCacheError, BaseException | None]:
         """Return the outage a failed exchange means, and what to chain it to.
 
@@ -145,7 +175,11 @@ class _Settings:
         the request's headers, the token among them, which error trackers would record.
         """
         failure = exchange_failed(
-            exc, self._endpoint, secret_id=secret_id, version_stage=stage, version_id=vid
+            exc,
+            self._endpoint,
+            secret_id=read.secret_id,
+            version_stage=read.version_stage,
+            version_id=read.version_id,
         )
         if partial:
             return failure, None
@@ -236,40 +270,43 @@ class ExtensionSource(_Settings):
         clock: the clock ``lags()`` measures the extension's TTL with.
     """
 
-    def __init__(
-        self,
-        endpoint: str | None = None,
-        *,
-        token: str | None = None,
-        timeout: float = 5.0,
-        ready_timeout: float = 1.0,
-        refresh_now: bool | None = None,
-        direct: Any = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(endpoint, token, timeout, ready_timeout, refresh_now, direct, clock)
-
     def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version through the extension (its own cache may answer)."""
-        return self._read(secret_id, version_stage, version_id, now=False)
+        return self._drive(self._plan(secret_id, version_stage, version_id, past_cache=False))
 
     def refresh_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
-        if self._refresh_now:
+        return self._drive(self._plan(secret_id, version_stage, version_id, past_cache=True))
+
+    def _drive(self, plan: ReadPlan) -> Secret:
+        """Run a read plan with blocking calls: exchanges, pauses, direct reads."""
+        step: Callable[[], Step] = partial(next, plan)
+        while True:
             try:
-                return self._read(secret_id, version_stage, version_id, now=True)
-            except InvalidSecretRequestError as exc:
-                if not self._no_refresh_now(exc):
-                    raise
-        return self._saw(
-            self._direct_source().get_secret_value(
-                secret_id, version_stage=version_stage, version_id=version_id
-            )
-        )
+                action = step()
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(action, float):
+                time.sleep(action)
+                step = partial(next, plan)
+                continue
+            try:
+                if isinstance(action, Request):
+                    result = self._exchange(action)
+                else:
+                    result = self._direct_source().get_secret_value(
+                        action.secret_id,
+                        version_stage=action.version_stage,
+                        version_id=action.version_id,
+                    )
+            except SecretCacheError as exc:
+                step = partial(plan.throw, exc)
+            else:
+                step = partial(plan.send, result)
 
     def _direct_source(self) -> Any:
         with self._direct_lock:
@@ -279,24 +316,8 @@ class ExtensionSource(_Settings):
                 self._direct = BotocoreSource()
             return self._direct
 
-    def _read(
-        self, secret_id: str, version_stage: str | None, version_id: str | None, *, now: bool
-    ) -> Secret:
-        req = self._request(secret_id, version_stage, version_id, now)
-        delays = ready_delays(self._ready_timeout)
-        while True:
-            try:
-                return self._exchange(req, secret_id, version_stage, version_id)
-            except SecretsManagerUnavailableError as exc:
-                pause = next(delays, None) if exc.code == NOT_READY else None
-                if pause is None:
-                    raise
-            time.sleep(pause)
-
-    def _exchange(
-        self, req: Request, secret_id: str, version_stage: str | None, version_id: str | None
-    ) -> Secret:
-        endpoint = self._endpoint
+    def _exchange(self, req: Request) -> Secret:
+        read, endpoint = req.read, self._endpoint
         conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=self._timeout)
         failure: SecretCacheError | None = None
         cause: BaseException | None = None
@@ -305,19 +326,15 @@ class ExtensionSource(_Settings):
             response = conn.getresponse()
             # The answer goes straight into the call: no local of this frame holds it.
             return answer(
-                secret_id,
+                read.secret_id,
                 response.status,
                 response.read(),
-                version_stage=version_stage,
-                version_id=version_id,
+                version_stage=read.version_stage,
+                version_id=read.version_id,
             )
         except (OSError, http.client.HTTPException) as exc:
             failure, cause = self._failed(
-                exc,
-                secret_id,
-                version_stage,
-                version_id,
-                partial=isinstance(exc, http.client.IncompleteRead),
+                exc, read, partial=isinstance(exc, http.client.IncompleteRead)
             )
         finally:
             conn.close()
