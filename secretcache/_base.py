@@ -19,6 +19,7 @@ from ._bounded import BoundedSet
 from ._forksafe import ForkSafeLock
 from ._identity import Identity, identity
 from ._models import CacheStats, RotationEvent, Secret
+from ._observe import LOAD, load_reason
 from ._revalidate import plan_load
 from ._rules import secret_wide
 from ._store import Entry, Store
@@ -171,6 +172,7 @@ class CacheBase:
     def _plan_load(self, ticket: Ticket[Key, Secret], must_read: bool) -> Plan:
         """Return the load plan for a ticket (``must_read``: GetSecretValue, no describe)."""
         entry = ticket.entry
+        LOAD.set(load_reason(ticket.force, entry, self._clock()))  # for observers of calls
         return plan_load(
             ticket.key,
             ticket.previous,

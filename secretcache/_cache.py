@@ -11,6 +11,7 @@ from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
 from ._fallbacks import build_source, check_fallbacks
 from ._forksafe import ForkSafeLock
 from ._models import AWSCURRENT, Secret, SecretMetadata
+from ._observe import occasion
 from ._revalidate import Get
 from ._source import BotocoreSource, check_session
 from ._validate import check_client, check_source
@@ -275,7 +276,8 @@ class SecretCache(CacheBase):
         looks = self._recovery.looks
         look = None if news else looks.lookup(secret_id)
         if look is None:
-            look = looks.get(secret_id, partial(self._look, secret_id), force=news)
+            with occasion("rotation_look"):
+                look = looks.get(secret_id, partial(self._look, secret_id), force=news)
         return self._recovery.choose(secret_id, look.value)
 
     def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
@@ -304,7 +306,8 @@ class SecretCache(CacheBase):
         """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
         from ._prefetch import prefetch
 
-        return prefetch(self, secret_ids, filters)
+        with occasion("prefetch"):
+            return prefetch(self, secret_ids, filters)
 
     def close(self) -> None:
         """Stop refresh-ahead and forget every value; the cache may be used again.

@@ -16,6 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from ._observe import OCCASION
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def _run(
     # The entry this thread last loaded per key: while it is still the cached one and
     # nobody read it (its CLOCK bit is clear), nobody needs it kept fresh.
     loaded: dict[Key, Entry[Secret]] = {}
+    OCCASION.set("refresh_ahead")  # this thread's own context: its loads say why
     while not stop.wait(poll):
         cache = ref()
         if cache is None:

@@ -25,6 +25,7 @@ from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_clien
 from ._base import CacheBase, Key, RotationCallback, make_key
 from ._fallbacks import build_source, check_fallbacks
 from ._models import AWSCURRENT, Secret, SecretMetadata
+from ._observe import occasion
 from ._revalidate import Get
 from ._store import Entry, Load, Store, Ticket
 from ._validate import check_client, check_source
@@ -302,7 +303,10 @@ class AsyncSecretCache(CacheBase):
         looks = self._recovery.looks
         look = None if news else looks.lookup(secret_id)
         if look is None:
-            look = await self._drive(looks, secret_id, partial(self._look, secret_id), force=news)
+            with occasion("rotation_look"):
+                look = await self._drive(
+                    looks, secret_id, partial(self._look, secret_id), force=news
+                )
         return self._recovery.choose(secret_id, look.value)
 
     async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
@@ -331,7 +335,8 @@ class AsyncSecretCache(CacheBase):
         """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
         from ._prefetch import aprefetch
 
-        return await aprefetch(self, secret_ids, filters)
+        with occasion("prefetch"):
+            return await aprefetch(self, secret_ids, filters)
 
     async def aclose(self) -> None:
         """Cancel this event loop's loads, forget every value, close the client built here.

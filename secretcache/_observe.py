@@ -1,0 +1,67 @@
+"""Why the cache is calling its source now: context for observers of its API calls.
+
+A source wrapped by an observer (``secretcache.integrations.opentelemetry``'s tracing
+source) reads these to say why each call was made. The cache sets them on loads only,
+never on a hit, so an uninstrumented cache pays a context-variable write per load (a
+fraction of a microsecond beside an API call) and nothing per hit. Only strings and
+booleans are kept: no value, no secret, no reference to an entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Protocol
+
+from ._rules import keeps_stale
+from .exceptions import SecretCacheError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["LOAD", "OCCASION", "load_reason", "occasion", "serves_stale"]
+
+#: Set around the public operations whose loads are not plain reads: "rotation_look"
+#: (rotation_candidate), "prefetch" (its batches and its single reads), "refresh_ahead"
+#: (the refresh-ahead thread). None inside get_secret() and friends, and refresh().
+OCCASION: ContextVar[str | None] = ContextVar("secretcache_occasion", default=None)
+
+#: The load this context is driving: (reason, stale_ready). The cache sets it when it
+#: plans a load, before the load's first call; an async load runs in its own task (its
+#: own context), a sync one in its caller's thread, where the next load sets it again.
+LOAD: ContextVar[tuple[str, bool]] = ContextVar("secretcache_load", default=("load", False))
+
+
+class _Deadlines(Protocol):
+    fresh_until: float
+    stale_until: float
+
+
+@contextlib.contextmanager
+def occasion(name: str) -> Iterator[None]:
+    """Mark the loads started inside the block as made for ``name``."""
+    token = OCCASION.set(name)
+    try:
+        yield
+    finally:
+        OCCASION.reset(token)
+
+
+def load_reason(force: bool, entry: _Deadlines | None, now: float) -> tuple[str, bool]:
+    """Return (why a load is made, whether an expired value stands ready to be served).
+
+    The reason is the occasion if one is set, else "refresh" (a forced load), else
+    "revalidate" (an entry is cached) or "load" (a cold key). A value stands ready when
+    the load revalidates an expired entry within its stale window (not forced: a
+    refresh never serves stale).
+    """
+    stale = entry is not None and not force and entry.fresh_until <= now < entry.stale_until
+    reason = OCCASION.get()
+    if reason is None:
+        reason = "refresh" if force else "load" if entry is None else "revalidate"
+    return reason, stale
+
+
+def serves_stale(ready: bool, error: BaseException) -> bool:
+    """Return True if a load whose value stood ``ready`` serves it instead of ``error``."""
+    return ready and isinstance(error, SecretCacheError) and keeps_stale(error)
