@@ -179,3 +179,19 @@ def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_import_secretcache_never_imports_opentelemetry() -> None:
+    # The otel extra is imported by secretcache.integrations.opentelemetry alone, even
+    # though a cache's loads set the context its tracing reads (secretcache._observe).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, secretcache, secretcache.testing as t;"
+        "c = secretcache.SecretCache(source=t.InMemorySource({'s': 'v'}));"
+        "c.get_secret('s'); c.refresh('s'); c.prefetch(['s']);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
