@@ -16,14 +16,14 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from ._observe import OCCASION
+from ._core.observe import OCCASION
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    from ._base import Key
     from ._cache import SecretCache
-    from ._models import Secret
-    from ._store import Entry
+    from ._core.base import Key
+    from ._core.models import Secret
+    from ._core.store import Entry
 
 __all__ = ["RefreshAhead"]
 

@@ -175,7 +175,7 @@ def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> Non
     code = (
         "import sys, secretcache; secretcache.SecretCache();"
         "print(sorted(m for m in sys.modules if m in"
-        " ('secretcache._regions', 'secretcache._failover', 'secretcache.aio')))"
+        " ('secretcache._core.regions', 'secretcache._sources.failover', 'secretcache.aio')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -183,7 +183,7 @@ def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> Non
 
 def test_import_secretcache_never_imports_opentelemetry() -> None:
     # The otel extra is imported by secretcache.integrations.opentelemetry alone, even
-    # though a cache's loads set the context its tracing reads (secretcache._observe).
+    # though a cache's loads set the context its tracing reads (secretcache._core.observe).
     import subprocess
     import sys
 

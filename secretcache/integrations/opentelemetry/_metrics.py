@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.metrics import Histogram, Meter, MeterProvider
 
-    from secretcache._models import CacheStats
+    from secretcache import CacheStats
 
     from ._spans import Calls
 

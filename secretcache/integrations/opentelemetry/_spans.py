@@ -25,7 +25,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from secretcache._observe import LOAD, OCCASION, serves_stale
+from secretcache._core.observe import LOAD, OCCASION, serves_stale
 from secretcache.exceptions import SecretCacheError
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ import contextlib
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
-from ._rules import keeps_stale
-from .exceptions import SecretCacheError
+from ..exceptions import SecretCacheError
+from .rules import keeps_stale
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
