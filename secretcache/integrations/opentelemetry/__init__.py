@@ -16,12 +16,13 @@ observable instruments, read at collection. Needs the ``otel`` extra
 from __future__ import annotations
 
 import sys
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 
+# Locks a forked child gets anew (a reader thread may hold one at the fork).
+from secretcache._core.forksafe import ForkSafeLock
 from secretcache._version import __version__
 
 from ._metrics import SCOPE, Member, Meters, meters_for
@@ -53,7 +54,7 @@ class _Instrumentation:
 
 
 _done: weakref.WeakKeyDictionary[Any, _Instrumentation] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 _global_meters: Meters | None = None  # for the global provider, whichever it is by then
 
 

@@ -9,12 +9,13 @@ same attributes (give caches a ``cache_name`` to tell them apart).
 
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+# Locks a forked child gets anew (a reader thread may hold one at the fork).
+from secretcache._core.forksafe import ForkSafeLock
 from secretcache._version import __version__
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class Meters:
 
     def __init__(self, meter: Meter) -> None:
         self._members: set[Member] = set()
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         counters = {
             "secretcache.hits": ("{read}", "Reads served fresh from memory", "hits"),
             "secretcache.misses": ("{read}", "Reads that found no fresh value", "misses"),
@@ -148,7 +149,7 @@ class Meters:
 
 
 _registry: weakref.WeakKeyDictionary[Any, Meters] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
+_registry_lock = ForkSafeLock()
 
 
 def meters_for(provider: MeterProvider) -> Meters:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 import traceback
 from contextvars import ContextVar
@@ -25,6 +24,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from secretcache._core.forksafe import ForkSafeLock
 from secretcache._core.observe import LOAD, OCCASION, serves_stale
 from secretcache.exceptions import SecretCacheError
 
@@ -112,7 +112,7 @@ class Calls:
         self.histogram = histogram
         self.record_ids = record_secret_ids
         self.cache_name = cache_name
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         #: (operation, region or "") -> calls made: what ``secretcache.api_calls`` reports.
         self.counts: dict[tuple[str, str], int] = {}
 
