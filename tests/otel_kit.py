@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -92,3 +93,12 @@ def _strings(attributes: Any) -> Iterator[str]:
     for key, value in (attributes or {}).items():
         yield key
         yield str(value)
+
+
+@pytest.fixture(name="telemetry")
+def telemetry_fixture() -> Iterator[Telemetry]:
+    """In-memory tracer and meter providers for one test."""
+    kit = Telemetry()
+    yield kit
+    kit.tracer_provider.shutdown()
+    kit.meter_provider.shutdown()

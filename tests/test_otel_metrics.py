@@ -9,9 +9,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from opentelemetry.trace import StatusCode
-from otel_kit import Telemetry
+from otel_kit import Telemetry, telemetry_fixture
 
 from secretcache import (
     FailoverSource,
@@ -23,21 +22,14 @@ from secretcache.integrations.opentelemetry import uninstrument
 from secretcache.testing import AsyncInMemorySource, FakeClock, InMemorySource
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import pytest
 
     from secretcache import BatchPage, Secret, SecretMetadata
 
 GET = "GetSecretValue"
 EAST = {"rpc.method": GET, "cloud.region": "us-east-1"}
 
-
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
-    """In-memory tracer and meter providers."""
-    kit = Telemetry()
-    yield kit
-    kit.tracer_provider.shutdown()
-    kit.meter_provider.shutdown()
+__all__ = ["telemetry_fixture"]
 
 
 def outage() -> SecretsManagerUnavailableError:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_kit import BOTOCORE, Telemetry
+from otel_kit import BOTOCORE, Telemetry, telemetry_fixture
 
 from secretcache import AWSCURRENT, AWSPENDING, SecretCache, SecretNotFoundError
 from secretcache.integrations.opentelemetry import instrumented, uninstrument
@@ -24,14 +24,7 @@ if TYPE_CHECKING:
 
     from secretcache.testing import FakeClock
 
-
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
-    """In-memory tracer and meter providers."""
-    kit = Telemetry()
-    yield kit
-    kit.tracer_provider.shutdown()
-    kit.meter_provider.shutdown()
+__all__ = ["telemetry_fixture"]
 
 
 @pytest.fixture

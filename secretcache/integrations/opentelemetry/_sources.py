@@ -16,7 +16,7 @@ from secretcache import BotocoreSource
 from ._spans import BATCH, Call, Calls, Site, note_request_id
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from secretcache import BatchPage, Secret, SecretMetadata, SecretSource
     from secretcache.aio import AsyncSecretSource
@@ -77,6 +77,11 @@ class _Wrapper:
         self._hooks = hooks
         self._site = Site(inner, transport_of(inner))
 
+    def _get_span(self, secret_id: str, kwargs: Mapping[str, Any]) -> Any:
+        """Return the span of a GetSecretValue call (a context manager)."""
+        stage, version_id = kwargs.get("version_stage"), kwargs.get("version_id")
+        return self._calls.span(self._site, "GetSecretValue", secret_id, stage, version_id)
+
     def __getattr__(self, name: str) -> Any:
         # region_name, aclose, and whatever else the wrapped source offers.
         return getattr(self.inner, name)
@@ -100,13 +105,7 @@ class TracingSource(_Wrapper):
 
     def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
         """Call GetSecretValue in a span."""
-        with self._calls.span(
-            self._site,
-            "GetSecretValue",
-            secret_id,
-            kwargs.get("version_stage"),
-            kwargs.get("version_id"),
-        ) as call:
+        with self._get_span(secret_id, kwargs) as call:
             self._hook()
             # Straight into the return: no local of this frame holds the value.
             return _arn(call, self.inner.get_secret_value(secret_id, **kwargs))
@@ -117,24 +116,11 @@ class TracingSource(_Wrapper):
             self._hook()
             return _arn(call, self.inner.describe_secret(secret_id, **kwargs))
 
-    def batch_get_secret_value(
-        self,
-        *,
-        secret_ids: Sequence[str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        next_token: str | None = None,
-        **kwargs: Any,
-    ) -> BatchPage:
+    def batch_get_secret_value(self, **kwargs: Any) -> BatchPage:
         """Call BatchGetSecretValue in a span."""
-        size = None if secret_ids is None else len(secret_ids)
-        with self._calls.span(self._site, BATCH, batch_size=size) as call:
+        with self._calls.span(self._site, BATCH, batch_size=_size(kwargs)) as call:
             self._hook()
-            page = self.inner.batch_get_secret_value(
-                secret_ids=secret_ids, filters=filters, next_token=next_token, **kwargs
-            )
-            if call is not None:
-                call.batch(len(page.secrets), len(page.errors))
-            return page
+            return _page(call, self.inner.batch_get_secret_value(**kwargs))
 
 
 class AsyncTracingSource(_Wrapper):
@@ -152,13 +138,7 @@ class AsyncTracingSource(_Wrapper):
 
     async def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
         """Call GetSecretValue in a span."""
-        with self._calls.span(
-            self._site,
-            "GetSecretValue",
-            secret_id,
-            kwargs.get("version_stage"),
-            kwargs.get("version_id"),
-        ) as call:
+        with self._get_span(secret_id, kwargs) as call:
             await self._hook()
             return _arn(call, await self.inner.get_secret_value(secret_id, **kwargs))
 
@@ -168,24 +148,11 @@ class AsyncTracingSource(_Wrapper):
             await self._hook()
             return _arn(call, await self.inner.describe_secret(secret_id, **kwargs))
 
-    async def batch_get_secret_value(
-        self,
-        *,
-        secret_ids: Sequence[str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        next_token: str | None = None,
-        **kwargs: Any,
-    ) -> BatchPage:
+    async def batch_get_secret_value(self, **kwargs: Any) -> BatchPage:
         """Call BatchGetSecretValue in a span."""
-        size = None if secret_ids is None else len(secret_ids)
-        with self._calls.span(self._site, BATCH, batch_size=size) as call:
+        with self._calls.span(self._site, BATCH, batch_size=_size(kwargs)) as call:
             await self._hook()
-            page = await self.inner.batch_get_secret_value(
-                secret_ids=secret_ids, filters=filters, next_token=next_token, **kwargs
-            )
-            if call is not None:
-                call.batch(len(page.secrets), len(page.errors))
-            return page
+            return _page(call, await self.inner.batch_get_secret_value(**kwargs))
 
 
 def _arn(call: Call | None, answer: A) -> A:
@@ -193,3 +160,16 @@ def _arn(call: Call | None, answer: A) -> A:
     if call is not None:
         call.arn(getattr(answer, "arn", None))
     return answer
+
+
+def _size(kwargs: Mapping[str, Any]) -> int | None:
+    """Return how many ids a batch asks for (None: it asks by filters)."""
+    ids = kwargs.get("secret_ids")
+    return None if ids is None else len(ids)
+
+
+def _page(call: Call | None, page: BatchPage) -> BatchPage:
+    """Note how many values and errors a batch page holds; return the page."""
+    if call is not None:
+        call.batch(len(page.secrets), len(page.errors))
+    return page
