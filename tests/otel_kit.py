@@ -43,13 +43,14 @@ class Telemetry:
         return cache
 
     def spans(self, scope: str = OURS) -> list[ReadableSpan]:
-        """Return the finished spans of one scope (or the scopes under it), oldest first."""
-        return [
+        """Return the finished spans of one scope (or the scopes under it), by start time."""
+        found = [
             s
             for s in self.exporter.get_finished_spans()
             if s.instrumentation_scope is not None
             and (s.instrumentation_scope.name + ".").startswith(scope + ".")
         ]
+        return sorted(found, key=lambda s: s.start_time or 0)
 
     def collect(self) -> None:
         """Collect the metrics once (observable instruments are read now)."""

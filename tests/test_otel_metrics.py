@@ -95,7 +95,8 @@ def test_a_hit_does_no_extra_work(telemetry: Telemetry) -> None:
 def test_each_failover_attempt_is_a_span_and_a_call_in_its_region(telemetry: Telemetry) -> None:
     east = InMemorySource({"db": "x"})
     west = east.replica("us-west-2")
-    cache = SecretCache(source=FailoverSource(east, [west], clock=FakeClock()), clock=FakeClock())
+    clock = FakeClock()
+    cache = SecretCache(source=FailoverSource(east, [west], clock=clock), clock=clock)
     telemetry.instrument(cache)
     east.fail(outage())
     with telemetry.tracer.start_as_current_span("handler"):
@@ -116,11 +117,25 @@ def test_each_failover_attempt_is_a_span_and_a_call_in_its_region(telemetry: Tel
         frozenset({"rpc.method": GET, "cloud.region": "us-west-2"}.items()): 1,
     }
     assert cache.stats().calls_by_region == {"us-east-1": 1, "us-west-2": 1}
+    # Both regions down while the value is past its freshness: the cache serves it stale,
+    # and the last region asked says so.
+    clock.advance(301)
+    west.fail(outage())
+    cache.get_secret("db")
+    assert cache.stats().stale_served == 1
+    served = [(s.attributes or {})["secretcache.stale_served"] for s in telemetry.spans()[2:]]
+    assert served == [False, True]
+    assert [s.end_time or 0 for s in telemetry.spans()[2:]] == sorted(
+        s.end_time or 0 for s in telemetry.spans()[2:]
+    )
     uninstrument(cache)  # the regions' sources are given back
+    east.heal()
+    west.heal()
+    clock.advance(5)  # past both regions' backoff steps
     cache.invalidate()
     cache.get_secret("db")
-    assert len(telemetry.spans()) == 2
-    assert cache.stats().calls_by_region == {"us-east-1": 1, "us-west-2": 2}
+    assert len(telemetry.spans()) == 4
+    assert cache.stats().calls_by_region == {"us-east-1": 3, "us-west-2": 2}
 
 
 class ExtensionLike:

@@ -26,7 +26,13 @@ from secretcache._core.forksafe import ForkSafeLock
 from secretcache._version import __version__
 
 from ._metrics import SCOPE, Member, Meters, meters_for
-from ._sources import AsyncTracingSource, Hooks, TracingSource
+from ._sources import (
+    AsyncFailoverTracing,
+    AsyncTracingSource,
+    FailoverTracing,
+    Hooks,
+    TracingSource,
+)
 from ._spans import Calls
 
 if TYPE_CHECKING:
@@ -123,11 +129,15 @@ def instrument(
         source = cache._source
         if getattr(type(source), "spans_regions", False):
             # Failover: each region asked is its own call, so each region's source is traced.
+            # Around them, the request: its failed regions' spans end once it is settled.
             regions = source.sources
             source.sources = tuple(wrap(s, calls, hooks) for s in regions)
+            settle = AsyncFailoverTracing if asynchronous else FailoverTracing
+            cache._source = settle(source, calls, hooks)
 
             def restore() -> None:
                 source.sources = regions
+                cache._source = source
         else:
             cache._source = wrap(source, calls, hooks)
 

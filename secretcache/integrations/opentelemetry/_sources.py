@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from secretcache import BatchPage, Secret, SecretMetadata, SecretSource
     from secretcache.aio import AsyncSecretSource
 
-__all__ = ["AsyncTracingSource", "Hooks", "TracingSource", "transport_of"]
+__all__ = [
+    "AsyncFailoverTracing",
+    "AsyncTracingSource",
+    "FailoverTracing",
+    "Hooks",
+    "TracingSource",
+    "transport_of",
+]
 
 _HOOK_ID = "secretcache-otel-request-id"
 
@@ -153,6 +160,44 @@ class AsyncTracingSource(_Wrapper):
         with self._calls.span(self._site, BATCH, batch_size=_size(kwargs)) as call:
             await self._hook()
             return _page(call, await self.inner.batch_get_secret_value(**kwargs))
+
+
+class FailoverTracing(_Wrapper):
+    """Around a FailoverSource whose regions' sources trace: settles each request's spans."""
+
+    def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
+        """Call GetSecretValue across the regions."""
+        with self._calls.failover("GetSecretValue"):
+            return self.inner.get_secret_value(secret_id, **kwargs)  # type: ignore[no-any-return]
+
+    def describe_secret(self, secret_id: str, **kwargs: Any) -> SecretMetadata:
+        """Call DescribeSecret across the regions."""
+        with self._calls.failover("DescribeSecret"):
+            return self.inner.describe_secret(secret_id, **kwargs)  # type: ignore[no-any-return]
+
+    def batch_get_secret_value(self, **kwargs: Any) -> BatchPage:
+        """Call BatchGetSecretValue across the regions."""
+        with self._calls.failover(BATCH):
+            return self.inner.batch_get_secret_value(**kwargs)  # type: ignore[no-any-return]
+
+
+class AsyncFailoverTracing(_Wrapper):
+    """FailoverTracing's twin around an AsyncFailoverSource."""
+
+    async def get_secret_value(self, secret_id: str, **kwargs: Any) -> Secret:
+        """Call GetSecretValue across the regions."""
+        with self._calls.failover("GetSecretValue"):
+            return await self.inner.get_secret_value(secret_id, **kwargs)  # type: ignore[no-any-return]
+
+    async def describe_secret(self, secret_id: str, **kwargs: Any) -> SecretMetadata:
+        """Call DescribeSecret across the regions."""
+        with self._calls.failover("DescribeSecret"):
+            return await self.inner.describe_secret(secret_id, **kwargs)  # type: ignore[no-any-return]
+
+    async def batch_get_secret_value(self, **kwargs: Any) -> BatchPage:
+        """Call BatchGetSecretValue across the regions."""
+        with self._calls.failover(BATCH):
+            return await self.inner.batch_get_secret_value(**kwargs)  # type: ignore[no-any-return]
 
 
 def _arn(call: Call | None, answer: A) -> A:

@@ -41,6 +41,11 @@ _REDACTED = "<secret id>"
 
 #: Our span while one of our calls is out: botocore's after-call hook reads it.
 ACTIVE: ContextVar[Span | None] = ContextVar("secretcache_otel_span", default=None)
+#: Under failover, the spans (and end times) of the regions that failed the request in
+#: progress: whether the cache then served its stale value is known once no region is left.
+PENDING: ContextVar[list[tuple[Span, int]] | None] = ContextVar(
+    "secretcache_otel_pending", default=None
+)
 
 
 class Site:
@@ -173,14 +178,19 @@ class Calls:
         active = ACTIVE.set(span)
         started = time.perf_counter()
         call = Call(span, self.record_ids)
+        pending = PENDING.get()
+        held = False
         try:
             yield call
         except BaseException as exc:
             metric_attributes["error.type"] = type(exc).__name__
             self._failed(span, exc, secret_id)
-            # The cache answers with the expired value it holds instead of this error
-            # (unless another region answers the same load).
-            span.set_attribute("secretcache.stale_served", serves_stale(ready, exc))
+            if pending is None:
+                # The cache answers with the expired value it holds instead of this error.
+                span.set_attribute("secretcache.stale_served", serves_stale(ready, exc))
+            else:  # another region may answer: ``failover`` ends the span
+                pending.append((span, time.time_ns()))
+                held = True
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -193,7 +203,31 @@ class Calls:
                     metric_attributes["cloud.region"] = region
             self.count(operation, region)
             self.histogram.record(elapsed, metric_attributes)
-            span.end()
+            if not held:
+                span.end()
+
+    @contextlib.contextmanager
+    def failover(self, operation: str) -> Iterator[None]:
+        """Hold the failed regions' spans of one request until it ends, then end them.
+
+        If no region answered and the cache serves its stale value instead, the last
+        region's span says so. Each span keeps the time its own call ended.
+        """
+        pending: list[tuple[Span, int]] = []
+        token = PENDING.set(pending)
+        ready = operation != BATCH and LOAD.get()[1]
+        stale = False
+        try:
+            yield
+        except BaseException as exc:
+            stale = serves_stale(ready, exc)
+            raise
+        finally:
+            PENDING.reset(token)
+            for number, (span, ended) in enumerate(pending, start=1):
+                if stale and number == len(pending):
+                    span.set_attribute("secretcache.stale_served", True)
+                span.end(end_time=ended)
 
     def _attributes(
         self, site: Site, operation: str, reason: str, region: str | None
