@@ -6,6 +6,9 @@ In-memory sources and a fake clock; metrics through the SDK's InMemoryMetricRead
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -240,3 +243,48 @@ def test_refresh_ahead_calls_say_so(telemetry: Telemetry) -> None:
             time.sleep(0.01)
     reasons = [(s.attributes or {})["secretcache.reason"] for s in telemetry.spans()]
     assert reasons[:2] == ["load", "refresh_ahead"]
+
+
+GLOBAL_PROVIDERS = """
+import json
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from secretcache import SecretCache
+from secretcache.integrations.opentelemetry import instrument
+from secretcache.testing import InMemorySource
+
+early = SecretCache(source=InMemorySource({"s": "v"}))
+instrument(early)  # before the application sets its providers: proxies until then
+exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+tracer_provider = TracerProvider()
+tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(tracer_provider)
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+late = SecretCache(source=InMemorySource({"s": "v"}))
+instrument(late, cache_name="late")
+for cache in (early, late):
+    cache.get_secret("s")
+    cache.get_secret("s")
+hits = {
+    ",".join(f"{k}={v}" for k, v in p.attributes.items()): p.value
+    for rm in reader.get_metrics_data().resource_metrics
+    for sm in rm.scope_metrics
+    for m in sm.metrics
+    if m.name == "secretcache.hits"
+    for p in m.data.data_points
+}
+print(json.dumps([len(exporter.get_finished_spans()), sorted(hits.items())]))
+"""
+
+
+def test_the_global_providers_serve_caches_instrumented_before_and_after_they_are_set() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDERS], capture_output=True, text=True, check=True
+    )
+    spans, hits = json.loads(done.stdout)
+    assert spans == 2  # one load of each cache
+    assert hits == [["", 1], ["secretcache.cache.name=late", 1]]
