@@ -3,7 +3,9 @@
 ``TracingSource`` wraps a ``SecretSource``, ``AsyncTracingSource`` an
 ``AsyncSecretSource``; both delegate everything else (``region_name``, ``aclose``,
 whatever a source adds) to the source they wrap. They differ only in awaiting: the span
-itself is ``Calls.span``'s, written once.
+itself is ``Calls.span``'s, written once. Under failover each region's source is wrapped,
+and ``FailoverTracing`` (``AsyncFailoverTracing``) goes around the failover source itself:
+a request's failed regions' spans end once it is settled (``Calls.failover``).
 """
 
 from __future__ import annotations
