@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,release,docs]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,pydantic,release,docs]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
