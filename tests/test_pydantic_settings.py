@@ -8,8 +8,6 @@ client with one botocore hook (``settings_kit.every_client_counted``).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import boto3
@@ -343,17 +341,3 @@ def test_the_fields_source_repr_names_secrets_only(cache: SecretCache) -> None:
     assert (
         repr(source) == f"SecretFieldsSettingsSource(secret_ids={sorted([API, DB, 'app/token'])})"
     )
-
-
-# -- the extra stays optional -------------------------------------------------------------
-
-
-def test_import_secretcache_imports_no_pydantic() -> None:
-    code = (
-        "import sys, secretcache\n"
-        "print(sorted(m for m in sys.modules"
-        " if m.split('.')[0] in ('pydantic', 'pydantic_settings', 'fastapi')"
-        " or m.startswith('secretcache.integrations')))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
