@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import boto3
 import pytest
@@ -51,24 +51,8 @@ def client(calls: Counter[str]) -> SecretsManagerClient:
 
 
 @pytest.fixture
-def new_cache(
-    client: SecretsManagerClient, clock: FakeClock
-) -> Iterator[Callable[..., SecretCache]]:
-    built: list[SecretCache] = []
-
-    def make(revalidate: Literal["get", "describe"] = "get") -> SecretCache:
-        cache = SecretCache(client=client, clock=clock, ttl=TTL, jitter=0.0, revalidate=revalidate)
-        built.append(cache)
-        return cache
-
-    yield make
-    for cache in built:
-        cache.close()
-
-
-@pytest.fixture
-def cache(new_cache: Callable[..., SecretCache]) -> SecretCache:
-    return new_cache()
+def cache(make_cache: Callable[..., SecretCache], client: SecretsManagerClient) -> SecretCache:
+    return make_cache(client=client, ttl=TTL)  # the conftest's: fake clock, no jitter
 
 
 @pytest.fixture
@@ -101,6 +85,12 @@ def _service_secret(admin: SecretsManagerClient, password: str, port: str = "808
     admin.create_secret(Name="svc", SecretString=json.dumps({"port": port, "password": password}))
 
 
+def _rotate(admin: SecretsManagerClient, clock: FakeClock, value: str | dict[str, str]) -> None:
+    """Put a new version of the service's secret and let the cache's TTL run out."""
+    rotate_secret(admin, "svc", value if isinstance(value, str) else json.dumps(value))
+    clock.advance(TTL)
+
+
 @pytest.fixture
 def service(admin: SecretsManagerClient, canary: str) -> type[Service]:
     _service_secret(admin, canary)
@@ -131,14 +121,15 @@ def test_get_returns_the_same_model_until_the_secret_rotates(
 
 def test_rotation_after_the_ttl_one_rebuild_one_call_per_rotated_secret(
     admin: SecretsManagerClient,
-    new_cache: Callable[..., SecretCache],
+    make_cache: Callable[..., SecretCache],
+    client: SecretsManagerClient,
     calls: Counter[str],
     clock: FakeClock,
 ) -> None:
     create_app_secrets(admin, "pw")
     results = {}
     for mode in ("get", "describe"):
-        cache = new_cache(mode)
+        cache = make_cache(client=client, ttl=TTL, revalidate=mode)
         model = app_settings(AWSSecretsManagerSettingsSource, cache=cache)
         live = live_settings(model)
         first = live.get()
@@ -171,8 +162,7 @@ def test_many_threads_during_a_rotation_cause_one_rebuild(
 ) -> None:
     live = live_settings(service, cache=cache)
     first = live.get()
-    rotate_secret(admin, "svc", json.dumps({"port": "9090", "password": "new"}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": "9090", "password": "new"})
     calls.clear()
     threads = 16
     barrier = threading.Barrier(threads)
@@ -247,8 +237,7 @@ def test_a_refused_version_keeps_the_last_good_model_and_reports_once_without_va
     errors: list[SecretFormatError] = []
     live = live_settings(service, cache=cache, on_error=errors.append)
     good = live.get()
-    rotate_secret(admin, "svc", json.dumps({"port": f"not-a-port-{canary}", "password": canary}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": f"not-a-port-{canary}", "password": canary})
     assert live.get() is good
     assert all(live.get() is good for _ in range(10))
     clock.advance(TTL)  # revalidated again, still the refused version: not retried
@@ -262,8 +251,7 @@ def test_a_refused_version_keeps_the_last_good_model_and_reports_once_without_va
     assert canary not in f"{error} {error!r} {error.args} {vars(error)}"
     assert (error.__cause__, error.__context__, error.__traceback__) == (None, None, None)
     assert service.built == 1  # the refused version never made a model
-    rotate_secret(admin, "svc", json.dumps({"port": "7070", "password": "fixed"}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": "7070", "password": "fixed"})
     assert live.get().port == 7070
 
 
@@ -277,8 +265,7 @@ def test_a_new_version_that_is_not_json_is_reported_as_a_format_error(
     errors: list[SecretFormatError] = []
     live = live_settings(service, cache=cache, on_error=errors.append)
     good = live.get()
-    rotate_secret(admin, "svc", f'{{"password": "{canary}"')
-    clock.advance(TTL)
+    _rotate(admin, clock, f'{{"password": "{canary}"')
     assert live.get() is good
     (error,) = errors
     assert type(error) is SecretFormatError
@@ -297,8 +284,7 @@ def test_without_on_error_the_refusal_is_logged_without_values(
 ) -> None:
     live = live_settings(service, cache=cache)
     good = live.get()
-    rotate_secret(admin, "svc", json.dumps({"port": canary, "password": canary}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": canary, "password": canary})
     assert live.get() is good
     assert any("kept the last good Service" in text for text in debug_logs.texts)
     assert not any(canary in text for text in debug_logs.texts)
@@ -312,8 +298,7 @@ def test_an_on_error_that_raises_is_logged_and_the_model_kept(
 
     live = live_settings(service, cache=cache, on_error=broken)
     good = live.get()
-    rotate_secret(admin, "svc", json.dumps({"port": "x", "password": "y"}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": "x", "password": "y"})
     assert live.get() is good
 
 
@@ -339,6 +324,18 @@ def test_a_deleted_secret_is_raised_not_hidden(
     clock.advance(TTL)
     with pytest.raises(SecretNotFoundError):
         live.get()
+
+
+def test_a_read_error_mid_build_leaves_no_value_read_before_it_in_our_frames(
+    admin: SecretsManagerClient, cache: SecretCache, canary: str
+) -> None:
+    db = {"db--host": "h", "db--port": "1", "db--password": canary}
+    admin.create_secret(Name=DB, SecretString=json.dumps(db))  # and no API secret
+    live = live_settings(app_settings(AWSSecretsManagerSettingsSource), cache=cache)
+    error = raised(live.get)
+    assert isinstance(error, SecretNotFoundError)
+    assert error.secret_id == API
+    assert_no_secret_in_frames(error, canary)
 
 
 def test_live_settings_refuses_what_is_not_a_settings_class() -> None:
@@ -391,8 +388,7 @@ def test_aget_keeps_the_event_loop_running_while_a_reload_waits_on_secrets_manag
 ) -> None:
     live = live_settings(service, cache=cache)
     first = live.get()
-    rotate_secret(admin, "svc", json.dumps({"port": "9090", "password": "new"}))
-    clock.advance(TTL)
+    _rotate(admin, clock, {"port": "9090", "password": "new"})
     started, release = threading.Event(), threading.Event()
 
     def slow_network(**kwargs: Any) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pydantic_settings.sources.utils import InitState
 
     from ..._cache import SecretCache
-    from ..._models import Secret
+    from ..._core.models import Secret
 
 __all__ = ["FromSecret", "SecretFieldsSettingsSource"]
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
-from ... import _forksafe
 from ..._cache import SecretCache, default_cache
-from ..._store import detached
-from ..._validate import check_callable
+from ..._core import forksafe as _forksafe
+from ..._core.store import detached
+from ..._core.validate import check_callable
 from ...exceptions import SecretFormatError
 from ._errors import from_settings_error, from_validation_error
 from ._reads import build_client, check_cache, recording

@@ -14,13 +14,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ... import _parse
-from ..._base import Key, make_key
 from ..._cache import SecretCache
-from ..._errors import mapping_errors
-from ..._models import AWSCURRENT
-from ..._source import CLIENT_SETTINGS, BotocoreSource
-from ..._validate import check_secret_id, check_version_id
+from ..._core import parse as _parse
+from ..._core.base import Key, make_key
+from ..._core.errors import mapping_errors
+from ..._core.models import AWSCURRENT
+from ..._core.validate import check_secret_id, check_version_id
+from ..._sources.botocore import CLIENT_SETTINGS, BotocoreSource
 from ...exceptions import SecretFormatError
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from ..._models import Secret
+    from ..._core.models import Secret
 
 __all__ = [
     "Build",

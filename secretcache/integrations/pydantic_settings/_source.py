@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import EnvSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
@@ -60,28 +60,19 @@ class AWSSecretsManagerSettingsSource(EnvSettingsSource):
         self._secret_id, self._version_id = check_secret(secret_id, version_id)
         self._region_name = region_name
         self._endpoint_url = endpoint_url
+        # pydantic-settings < 2.15 has no _init_state: pass it only when given.
+        extra: dict[str, Any] = {} if _init_state is None else {"_init_state": _init_state}
         # EnvSettingsSource reads (calls _load_env_vars) in its constructor: set up first.
-        if _init_state is None:  # pydantic-settings < 2.15 has no _init_state
-            super().__init__(
-                settings_cls,
-                case_sensitive=case_sensitive,
-                env_prefix=env_prefix,
-                env_nested_delimiter=env_nested_delimiter,
-                env_ignore_empty=False,
-                env_parse_none_str=env_parse_none_str,
-                env_parse_enums=env_parse_enums,
-            )
-        else:
-            super().__init__(
-                settings_cls,
-                case_sensitive=case_sensitive,
-                env_prefix=env_prefix,
-                env_nested_delimiter=env_nested_delimiter,
-                env_ignore_empty=False,
-                env_parse_none_str=env_parse_none_str,
-                env_parse_enums=env_parse_enums,
-                _init_state=_init_state,
-            )
+        super().__init__(
+            settings_cls,
+            case_sensitive=case_sensitive,
+            env_prefix=env_prefix,
+            env_nested_delimiter=env_nested_delimiter,
+            env_ignore_empty=False,
+            env_parse_none_str=env_parse_none_str,
+            env_parse_enums=env_parse_enums,
+            **extra,
+        )
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         # The value goes from the read straight into the calls: no local of this frame
