@@ -274,6 +274,34 @@ def test_a_new_version_that_is_not_json_is_reported_as_a_format_error(
     assert error.__traceback__ is None
 
 
+class Pooled(BaseSettings):
+    pool: dict[str, int]
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], **sources: PydanticBaseSettingsSource
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (AWSSecretsManagerSettingsSource(settings_cls, "svc"),)
+
+
+def test_a_value_pydantic_settings_cannot_decode_is_reported_without_the_document(
+    admin: SecretsManagerClient, cache: SecretCache, clock: FakeClock, canary: str
+) -> None:
+    # pydantic-settings decodes a complex field's string as JSON; its SettingsError
+    # chains the decoder's error, whose ``doc`` is the whole string.
+    admin.create_secret(Name="svc", SecretString=json.dumps({"pool": '{"size": 2}'}))
+    errors: list[SecretFormatError] = []
+    live = live_settings(Pooled, cache=cache, on_error=errors.append)
+    good = live.get()
+    _rotate(admin, clock, {"pool": f'{{"size": "{canary}"'})
+    assert live.get() is good
+    (error,) = errors
+    assert isinstance(error, SettingsValidationError)
+    assert 'field "pool"' in str(error)
+    assert canary not in f"{error} {error!r} {vars(error)}"
+    assert (error.__cause__, error.__context__) == (None, None)
+
+
 def test_without_on_error_the_refusal_is_logged_without_values(
     service: type[Service],
     cache: SecretCache,
