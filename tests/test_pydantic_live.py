@@ -22,6 +22,7 @@ from secretcache import SecretCache, SecretFormatError, SecretNotFoundError
 from secretcache.integrations.pydantic_settings import (
     AWSSecretsManagerSettingsSource,
     FromSecret,
+    LiveSettings,
     SecretFieldsSettingsSource,
     SettingsValidationError,
     live_settings,
@@ -227,6 +228,22 @@ def test_a_source_naming_a_region_gets_a_cache_of_its_own(
 # -- a new version the model refuses ------------------------------------------------------
 
 
+def _refused(
+    model: type[BaseSettings],
+    cache: SecretCache,
+    admin: SecretsManagerClient,
+    clock: FakeClock,
+    value: str | dict[str, str],
+) -> tuple[LiveSettings[Any], list[SecretFormatError]]:
+    """Build the live model, rotate to ``value``: the last good model must stay."""
+    errors: list[SecretFormatError] = []
+    live = live_settings(model, cache=cache, on_error=errors.append)
+    good = live.get()
+    _rotate(admin, clock, value)
+    assert live.get() is good
+    return live, errors
+
+
 def test_a_refused_version_keeps_the_last_good_model_and_reports_once_without_values(
     service: type[Service],
     cache: SecretCache,
@@ -234,11 +251,10 @@ def test_a_refused_version_keeps_the_last_good_model_and_reports_once_without_va
     clock: FakeClock,
     canary: str,
 ) -> None:
-    errors: list[SecretFormatError] = []
-    live = live_settings(service, cache=cache, on_error=errors.append)
+    live, errors = _refused(
+        service, cache, admin, clock, {"port": f"not-a-port-{canary}", "password": canary}
+    )
     good = live.get()
-    _rotate(admin, clock, {"port": f"not-a-port-{canary}", "password": canary})
-    assert live.get() is good
     assert all(live.get() is good for _ in range(10))
     clock.advance(TTL)  # revalidated again, still the refused version: not retried
     assert live.get() is good
@@ -262,11 +278,7 @@ def test_a_new_version_that_is_not_json_is_reported_as_a_format_error(
     clock: FakeClock,
     canary: str,
 ) -> None:
-    errors: list[SecretFormatError] = []
-    live = live_settings(service, cache=cache, on_error=errors.append)
-    good = live.get()
-    _rotate(admin, clock, f'{{"password": "{canary}"')
-    assert live.get() is good
+    _, errors = _refused(service, cache, admin, clock, f'{{"password": "{canary}"')
     (error,) = errors
     assert type(error) is SecretFormatError
     assert error.code == "InvalidJSON"
@@ -290,11 +302,7 @@ def test_a_value_pydantic_settings_cannot_decode_is_reported_without_the_documen
     # pydantic-settings decodes a complex field's string as JSON; its SettingsError
     # chains the decoder's error, whose ``doc`` is the whole string.
     admin.create_secret(Name="svc", SecretString=json.dumps({"pool": '{"size": 2}'}))
-    errors: list[SecretFormatError] = []
-    live = live_settings(Pooled, cache=cache, on_error=errors.append)
-    good = live.get()
-    _rotate(admin, clock, {"pool": f'{{"size": "{canary}"'})
-    assert live.get() is good
+    _, errors = _refused(Pooled, cache, admin, clock, {"pool": f'{{"size": "{canary}"'})
     (error,) = errors
     assert isinstance(error, SettingsValidationError)
     assert 'field "pool"' in str(error)
