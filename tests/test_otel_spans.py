@@ -262,3 +262,16 @@ def test_with_the_botocore_instrumentor_a_call_is_traced_once(
     # botocore's own calls outside the cache are still its to trace.
     sm.list_secrets()  # the cache's own client
     assert len(telemetry.spans(BOTOCORE)) == 2
+
+
+def test_two_caches_on_one_client_keep_their_request_ids_apart_from_uninstrument(
+    make_cache: Callable[..., SecretCache], telemetry: Telemetry, arn: str
+) -> None:
+    first, second = telemetry.instrument(make_cache()), telemetry.instrument(make_cache())
+    first.get_secret("prod/db")
+    uninstrument(first)
+    second.get_secret("prod/db")
+    assert [bool((s.attributes or {}).get("aws.request_id")) for s in telemetry.spans()] == [
+        True,
+        True,
+    ]

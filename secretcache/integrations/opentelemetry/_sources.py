@@ -57,6 +57,9 @@ class Hooks:
 
     def __init__(self) -> None:
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Each instrumentation its own: two caches may share a client, and uninstrumenting
+        # one must leave the other's hook in place.
+        self._id = f"{_HOOK_ID}-{id(self)}"
 
     def add(self, client: Any) -> None:
         """Register the hook on ``client`` once (it acts only inside our spans)."""
@@ -66,14 +69,14 @@ class Hooks:
         if events is None:
             return
         service = client.meta.service_model.service_id.hyphenize()
-        events.register(f"after-call.{service}", note_request_id, unique_id=_HOOK_ID)
+        events.register(f"after-call.{service}", note_request_id, unique_id=self._id)
         self._clients.add(client)
 
     def remove_all(self) -> None:
         """Unregister the hook from every client it was registered on."""
         for client in list(self._clients):
             service = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.unregister(f"after-call.{service}", unique_id=_HOOK_ID)
+            client.meta.events.unregister(f"after-call.{service}", unique_id=self._id)
         self._clients = weakref.WeakSet()
 
 
