@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
+
+    from ..exceptions import SecretCacheError
 
 __all__ = [
     "AWSCURRENT",
     "AWSPENDING",
     "AWSPREVIOUS",
+    "BatchPage",
     "CacheStats",
     "RotationEvent",
     "Secret",
@@ -148,3 +151,20 @@ class CacheStats:
     loads: int = 0
     failovers: int = 0
     calls_by_region: dict[str, int] = field(default_factory=dict)
+
+
+class BatchPage:
+    """One BatchGetSecretValue page: values, per-id typed errors, and the next token."""
+
+    # A plain slotted class, not a dataclass: see store.Load.
+    __slots__ = ("errors", "next_token", "secrets")
+
+    def __init__(
+        self,
+        secrets: Sequence[Secret],
+        errors: Mapping[str, SecretCacheError] | None = None,
+        next_token: str | None = None,
+    ) -> None:
+        self.secrets = secrets
+        self.errors: Mapping[str, SecretCacheError] = {} if errors is None else errors
+        self.next_token = next_token

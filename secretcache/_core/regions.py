@@ -26,14 +26,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._sources.botocore import BatchPage
 from ..exceptions import SecretCacheError, SecretsManagerUnavailableError
 from . import forksafe as _forksafe
 from .forksafe import ForkSafeLock
 from .identity import parse_arn
+from .models import BatchPage
 from .store import backoff_step, detached
 from .validate import check_callable, check_rng
 
@@ -278,7 +278,7 @@ class Regions:
 class Trip:
     """One request's way through the regions: ask ``next()``, report each outcome."""
 
-    __slots__ = ("_context", "_error", "_index", "_only", "_probe", "_regions")
+    __slots__ = ("_context", "_denied", "_error", "_index", "_only", "_probe", "_regions")
 
     def __init__(
         self,
@@ -293,6 +293,28 @@ class Trip:
         self._probe = False
         # What to raise if nobody answers: the primary's error (or the only source's).
         self._error: SecretCacheError | None = None
+        # A fallback's refusal (denied, say: a replica policy without its region): it
+        # cannot stand in for the primary, but the error raised carries it.
+        self._denied: SecretCacheError | None = None
+
+    def plan(self) -> Generator[int, Any, Any]:
+        """Yield the index of each source to ask in turn; return the first answer.
+
+        The sources drive it (``steps.run`` / ``steps.arun``): each source yielded is
+        asked and its answer sent back, or its ``SecretCacheError`` thrown in.
+        """
+        while (index := self.next()) is not None:
+            try:
+                answer = yield index
+            except SecretCacheError as exc:
+                self.failed(index, exc)
+                continue
+            except BaseException:  # interrupted (cancelled): the probe, if it was one, goes back
+                self.abandon(index)
+                raise
+            self.answered(index)
+            return answer
+        raise self.error()
 
     def next(self) -> int | None:
         """Return the index of the next source to ask, or None when none is left."""
@@ -322,6 +344,16 @@ class Trip:
             breaker.answered()  # an answer about the secret: the region is up
             if index == 0 or self._only is not None:
                 raise error
+            if self._denied is None:
+                self._denied = error
+            log.warning(
+                "secretcache: fallback region %s refused %s (%s [%s]): it cannot stand in "
+                "for the primary; check its replica and its policy",
+                regions.label(index),
+                self._context[0] or "a batch",
+                type(error).__name__,
+                error.code,
+            )
             return
         if index == 0 or self._only is not None:
             self._error = error
@@ -338,11 +370,17 @@ class Trip:
         self._regions.breakers[index].release(self._probe)
 
     def error(self) -> SecretCacheError:
-        """Return what to raise when no region answered: the primary's error."""
-        if self._error is not None:
+        """Return what to raise when no region answered: the primary's error.
+
+        When a fallback refused, the error is told again for this request, caused by
+        that refusal.
+        """
+        if self._error is not None and self._denied is None:
             return self._error
-        # The primary was skipped: it is backing off after an earlier request's failure.
-        return _for(self._regions.breakers[0].error, *self._context)
+        # The primary was skipped (it is backing off after an earlier request's
+        # failure), or a fallback's refusal is to be carried.
+        primary = self._error or self._regions.breakers[0].error
+        return _for(primary, *self._context, denied=self._denied)
 
     def stand_in(self, secret_id: str) -> SecretCacheError:
         """Return the primary's error for one id of a batch that no region could read."""
@@ -354,12 +392,22 @@ def _for(
     secret_id: str | None,
     version_stage: str | None,
     version_id: str | None,
+    denied: SecretCacheError | None = None,
 ) -> SecretCacheError:
-    """Return the primary's ``failure`` told again for this request, caused by it."""
+    """Return the primary's ``failure`` told again for this request, caused by it.
+
+    With ``denied`` (a fallback's refusal), caused by that instead, so that a broken
+    replica policy shows in the chain (the message still tells the primary's failure).
+    """
     cls = type(failure) if failure is not None else SecretsManagerUnavailableError
     why = f" ({failure.message})" if failure is not None else ""
+    refused = (
+        ""
+        if denied is None
+        else f"; a fallback region refused ({type(denied).__name__} [{denied.code}])"
+    )
     error = cls(
-        f"the primary region failed{why} and no fallback region answered",
+        f"the primary region failed{why} and no fallback region answered{refused}",
         secret_id=secret_id,
         version_stage=version_stage,
         version_id=version_id,
@@ -367,5 +415,5 @@ def _for(
         status_code=failure.status_code if failure is not None else None,
         operation=failure.operation if failure is not None else None,
     )
-    error.__cause__ = failure
+    error.__cause__ = failure if denied is None else denied
     return error

@@ -23,7 +23,7 @@ awaiting one, and both follow the same rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFoundError
 from .models import Secret, SecretMetadata
@@ -47,6 +47,12 @@ class Get:
         self.version_stage = version_stage
         self.version_id = version_id
 
+    def ask(self, source: Any) -> Any:
+        """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
+        return source.get_secret_value(
+            self.secret_id, version_stage=self.version_stage, version_id=self.version_id
+        )
+
 
 class Describe:
     """Call DescribeSecret."""
@@ -56,6 +62,10 @@ class Describe:
 
     def __init__(self, secret_id: str) -> None:
         self.secret_id = secret_id
+
+    def ask(self, source: Any) -> Any:
+        """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
+        return source.describe_secret(self.secret_id)
 
 
 Request = Get | Describe

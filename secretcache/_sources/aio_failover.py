@@ -8,22 +8,20 @@ only when a client is built.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from .._core.regions import Regions, Trip
-from ..exceptions import SecretCacheError
+from .._core.regions import Regions
+from .._core.steps import arun
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
     from .aiobotocore import AsyncSecretSource
     from .botocore import BatchPage
 
 __all__ = ["AsyncFailoverSource"]
-
-T = TypeVar("T")
 
 
 class AsyncFailoverSource(Regions):
@@ -42,20 +40,6 @@ class AsyncFailoverSource(Regions):
     ) -> None:
         super().__init__(primary, fallbacks, clock=clock, rng=rng)
 
-    async def _ask(self, trip: Trip, call: Callable[[int], Awaitable[T]]) -> T:
-        while (index := trip.next()) is not None:
-            try:
-                answer = await call(index)
-            except SecretCacheError as exc:
-                trip.failed(index, exc)
-                continue
-            except BaseException:  # cancelled: the probe, if it was one, goes back
-                trip.abandon(index)
-                raise
-            trip.answered(index)
-            return answer
-        raise trip.error()
-
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
@@ -68,7 +52,7 @@ class AsyncFailoverSource(Regions):
             )
             return self.as_asked(secret, secret_id)
 
-        return await self._ask(self.trip(secret_id, version_stage, version_id), call)
+        return await arun(self.trip(secret_id, version_stage, version_id).plan(), call)
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret in the first region that answers."""
@@ -77,7 +61,7 @@ class AsyncFailoverSource(Regions):
             source: AsyncSecretSource = self.sources[index]
             return await source.describe_secret(self.asked(index, secret_id))
 
-        return await self._ask(self.trip(secret_id), call)
+        return await arun(self.trip(secret_id).plan(), call)
 
     async def batch_get_secret_value(
         self,
@@ -97,7 +81,7 @@ class AsyncFailoverSource(Regions):
             )
             return self.page_as_asked(index, page, secret_ids, trip)
 
-        return await self._ask(trip, call)
+        return await arun(trip.plan(), call)
 
     async def aclose(self) -> None:
         """Close the clients each region's source built in this event loop."""

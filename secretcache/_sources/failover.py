@@ -10,10 +10,10 @@ fallback_regions=...)`` builds one; build one yourself to compose other sources.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from .._core.regions import Regions, Trip
-from ..exceptions import SecretCacheError
+from .._core.regions import Regions
+from .._core.steps import run
 
 if TYPE_CHECKING:
     import random
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from .botocore import BatchPage, SecretSource
 
 __all__ = ["FailoverSource"]
-
-T = TypeVar("T")
 
 
 class FailoverSource(Regions):
@@ -49,20 +47,6 @@ class FailoverSource(Regions):
     ) -> None:
         super().__init__(primary, fallbacks, clock=clock, rng=rng)
 
-    def _ask(self, trip: Trip, call: Callable[[int], T]) -> T:
-        while (index := trip.next()) is not None:
-            try:
-                answer = call(index)
-            except SecretCacheError as exc:
-                trip.failed(index, exc)
-                continue
-            except BaseException:
-                trip.abandon(index)
-                raise
-            trip.answered(index)
-            return answer
-        raise trip.error()
-
     def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
@@ -78,7 +62,8 @@ class FailoverSource(Regions):
                 secret_id,
             )
 
-        return self._ask(self.trip(secret_id, version_stage, version_id), call)
+        secret: Secret = run(self.trip(secret_id, version_stage, version_id).plan(), call)
+        return secret
 
     def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret in the first region that answers."""
@@ -87,7 +72,8 @@ class FailoverSource(Regions):
             source: SecretSource = self.sources[index]
             return source.describe_secret(self.asked(index, secret_id))
 
-        return self._ask(self.trip(secret_id), call)
+        meta: SecretMetadata = run(self.trip(secret_id).plan(), call)
+        return meta
 
     def batch_get_secret_value(
         self,
@@ -107,4 +93,5 @@ class FailoverSource(Regions):
             )
             return self.page_as_asked(index, page, secret_ids, trip)
 
-        return self._ask(trip, call)
+        page: BatchPage = run(trip.plan(), call)
+        return page
