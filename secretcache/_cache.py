@@ -194,35 +194,18 @@ class SecretCache(CacheBase):
         return self._field(self._entry(secret_id, version_stage, version_id), field)
 
     def _entry(self, secret_id: str, version_stage: str, version_id: str | None) -> Entry[Secret]:
-        key = make_key(secret_id, version_stage, version_id)
-        try:
-            entry = self._store.lookup(key)
-        except TypeError:
-            entry = None  # an unhashable argument: let the checks below explain it
+        key, entry = self._probe(secret_id, version_stage, version_id)
         if entry is not None:
             return entry
-        self._check(secret_id, version_stage, version_id)
         if self._refresh_ahead and self._refresher is None:
             self._start_refresh_ahead()
         return self._get(key)
 
-    def _get(
-        self,
-        key: Key,
-        *,
-        force: bool = False,
-        ignore_backoff: bool = False,
-        must_read: bool = False,
-    ) -> Entry[Secret]:
-        return self._store.get(
-            key,
-            partial(self._load, must_read=must_read),
-            force=force,
-            ignore_backoff=ignore_backoff,
-        )
+    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        return self._store.get(key, self._load, force=force)
 
     # -- loading ----------------------------------------------------------------------
-    def _load(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
+    def _load(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
         return run(self._load_plan(ticket, must_read), self._ask)
 
     def _ask(self, request: Request) -> Secret | SecretMetadata:
@@ -254,7 +237,8 @@ class SecretCache(CacheBase):
         return run(self._look_plan(secret_id), self._read_afresh)
 
     def _read_afresh(self, key: Key) -> Secret:
-        return self._get(key, force=True, ignore_backoff=True, must_read=True).value
+        loader = partial(self._load, must_read=True)
+        return self._store.get(key, loader, force=True, ignore_backoff=True).value
 
     def prefetch(
         self,

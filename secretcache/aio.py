@@ -35,11 +35,11 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
+    from ._core.entries import _Flight
     from ._core.models import BatchPage, SecretMetadata
     from ._core.prefetch import Batch, Singles
     from ._core.recovery import Look
     from ._core.revalidate import Request
-    from ._core.store import _Flight
 
     _FlightLike = _Flight[Any]
 
@@ -149,31 +149,11 @@ class AsyncSecretCache(CacheBase):
     async def _entry(
         self, secret_id: str, version_stage: str, version_id: str | None
     ) -> Entry[Secret]:
-        key = make_key(secret_id, version_stage, version_id)
-        try:
-            entry = self._store.lookup(key)
-        except TypeError:
-            entry = None  # an unhashable argument: let the checks below explain it
-        if entry is not None:
-            return entry
-        self._check(secret_id, version_stage, version_id)
-        return await self._get(key)
+        key, entry = self._probe(secret_id, version_stage, version_id)
+        return entry if entry is not None else await self._get(key)
 
-    async def _get(
-        self,
-        key: Key,
-        *,
-        force: bool = False,
-        ignore_backoff: bool = False,
-        must_read: bool = False,
-    ) -> Entry[Secret]:
-        return await self._drive(
-            self._store,
-            key,
-            partial(self._fetch, must_read=must_read),
-            force=force,
-            ignore_backoff=ignore_backoff,
-        )
+    async def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        return await self._drive(self._store, key, self._fetch, force=force)
 
     async def _drive(
         self,
@@ -226,7 +206,7 @@ class AsyncSecretCache(CacheBase):
             with contextlib.suppress(SecretCacheError):  # a later denial: on the flight
                 store.succeed(ticket, loaded)
 
-    async def _fetch(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
+    async def _fetch(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
         return await arun(self._load_plan(ticket, must_read), self._ask)
 
     async def _ask(self, request: Request) -> Secret | SecretMetadata:
@@ -256,7 +236,11 @@ class AsyncSecretCache(CacheBase):
         return await arun(self._look_plan(secret_id), self._read_afresh)
 
     async def _read_afresh(self, key: Key) -> Secret:
-        return (await self._get(key, force=True, ignore_backoff=True, must_read=True)).value
+        loader = partial(self._fetch, must_read=True)
+        entry: Entry[Secret] = await self._drive(
+            self._store, key, loader, force=True, ignore_backoff=True
+        )
+        return entry.value
 
     async def prefetch(
         self,

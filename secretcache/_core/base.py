@@ -151,6 +151,19 @@ class CacheBase(Events, Candidates):
         else:
             check_stage(version_stage)
 
+    def _probe(
+        self, secret_id: str, version_stage: str, version_id: str | None
+    ) -> tuple[Key, Entry[Secret] | None]:
+        """Return the key and, if it is fresh, its entry (a hit); else check the arguments."""
+        key = make_key(secret_id, version_stage, version_id)
+        try:
+            entry = self._store.lookup(key)
+        except TypeError:
+            entry = None  # an unhashable argument: let the checks explain it
+        if entry is None:
+            self._check(secret_id, version_stage, version_id)
+        return key, entry
+
     def _parsed(self, entry: Entry[Secret]) -> Any:
         """Return the entry's JSON, parsed once per version."""
         cached = entry.parsed
