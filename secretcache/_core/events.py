@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .identity import identity
 from .models import CacheStats, RotationEvent
@@ -33,7 +33,7 @@ class Events:
     _api_calls: dict[str, int]
     _rotations: int
     _failovers: int
-    _regions: Regions | None
+    _regions: Regions[Any] | None
     _lags: Callable[[Secret, Secret], bool] | None
     _reported: dict[tuple[str | None, frozenset[str], str], str]
 
@@ -57,7 +57,7 @@ class Events:
         """Note whether ``source`` spans regions: its counters and lag rule then apply."""
         # A FailoverSource (its class says so; checked without importing it).
         spans = getattr(type(source), "spans_regions", False)
-        self._regions = cast("Regions", source) if spans else None
+        self._regions = cast("Regions[Any]", source) if spans else None
         self._lags = self._regions.lags if self._regions is not None else None
 
     def _count(self, operation: str) -> None:

@@ -26,8 +26,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import time
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..exceptions import SecretCacheError, SecretsManagerUnavailableError
 from . import forksafe as _forksafe
@@ -43,23 +44,29 @@ __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 
 log = logging.getLogger("secretcache")
 
+S = TypeVar("S")  # the kind of source: sync or async
+
 # A fallback's NextToken, marked so that the next page is asked of the same region.
 _TOKEN = "secretcache-fallback-"
 
 
-class Regions:
-    """The sources of a primary region and its fallbacks, their breakers and counters."""
+class Regions(Generic[S]):
+    """The sources of a primary region and its fallbacks, their breakers and counters.
+
+    ``S`` is the kind of source: a ``SecretSource`` (``FailoverSource``) or an
+    ``AsyncSecretSource`` (``AsyncFailoverSource``).
+    """
 
     #: Tells a cache that this source spans regions (its counters and lag rule apply).
     spans_regions = True
 
     def __init__(
         self,
-        primary: Any,
-        fallbacks: Sequence[Any],
+        primary: S,
+        fallbacks: Sequence[S],
         *,
-        clock: Callable[[], float],
-        rng: random.Random | None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         if isinstance(fallbacks, (str, bytes)) or not isinstance(fallbacks, Sequence):
             raise TypeError("fallbacks must be a sequence of sources")
@@ -67,7 +74,7 @@ class Regions:
             raise ValueError("name at least one fallback source")
         check_callable("clock", clock)
         check_rng(rng)
-        self.sources: tuple[Any, ...] = (primary, *fallbacks)
+        self.sources: tuple[S, ...] = (primary, *fallbacks)
         self.breakers = tuple(Breaker() for _ in self.sources)
         self.clock = clock
         self._own_rng = rng is None
@@ -167,6 +174,14 @@ class Regions:
         token = None if page.next_token is None else f"{_TOKEN}{index}:{page.next_token}"
         return BatchPage(secrets, errors, token)
 
+    def batch_trip(self, next_token: str | None) -> tuple[Trip, str | None]:
+        """Start a batch page's way: a later page goes to the region that issued its token.
+
+        Returns the trip and the token to send that region (its own, unmarked).
+        """
+        only, token = self.token_origin(next_token)
+        return self.trip(only=only), token
+
     def trip(
         self,
         secret_id: str | None = None,
@@ -201,7 +216,7 @@ class Trip:
 
     def __init__(
         self,
-        regions: Regions,
+        regions: Regions[Any],
         context: tuple[str | None, str | None, str | None],
         only: int | None,
     ) -> None:

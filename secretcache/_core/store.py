@@ -29,43 +29,28 @@ from typing import TypeVar
 
 from ..exceptions import SecretCacheError
 from . import forksafe as _forksafe
-from .batches import Batches
 from .entries import (
     BACKOFF_BASE,
     BACKOFF_CAP,
     Batch,
-    Deserted,
     Entry,
     Load,
     Ticket,
     _Failure,
     _Flight,
-    backoff_step,
-    detached,
     fresh_copy,
 )
 from .rules import keeps_stale
 from .upkeep import Upkeep
 
-__all__ = [
-    "BACKOFF_BASE",
-    "BACKOFF_CAP",
-    "Batch",
-    "Deserted",
-    "Entry",
-    "Load",
-    "Store",
-    "Ticket",
-    "backoff_step",
-    "detached",
-    "fresh_copy",
-]
+# The records a store hands out are served here too (their home is ``entries``).
+__all__ = ["Batch", "Entry", "Load", "Store", "Ticket"]
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)
 
 
-class Store(Batches[K, V], Upkeep[K, V]):
+class Store(Upkeep[K, V]):
     """A bounded map of entries with single-flight loading and failure memory."""
 
     def __init__(
@@ -257,29 +242,38 @@ class Store(Batches[K, V], Upkeep[K, V]):
     def _land(self, ticket: Ticket[K, V]) -> None:
         self._end_flight(ticket.key, ticket.flight)
 
-    def _end_flight(self, key: K, flight: _Flight[V]) -> None:
+    # -- batches ------------------------------------------------------------------------
+    def begin_batch(self) -> Batch[K]:
+        """Start a batch read: call before sending it, end it with ``end_batch``."""
         with self._lock:
-            # invalidate() may have detached this flight and a newer one may fly now.
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-            waiters, flight.waiters = flight.waiters, None
-        flight.done.set()
-        for wake in waiters or ():
-            wake()
+            batch: Batch[K] = Batch(next(self._seq))
+            self._batches.add(batch)
+            return batch
 
-    def when_landed(self, flight: _Flight[V], wake: Callable[[], object]) -> bool:
-        """Call ``wake()`` once ``flight`` lands; return False (not calling it) if it has."""
+    def end_batch(self, batch: Batch[K]) -> None:
+        """Forget a batch read whose answers are all stored."""
         with self._lock:
-            if flight.waiters is None:
-                return False
-            flight.waiters.append(wake)
-            return True
+            self._batches.discard(batch)
 
-    def desert(self, key: K, flight: _Flight[V]) -> None:
-        """End a flight whose loader can no longer end it: its readers plan again."""
-        if flight.error is None and flight.entry is None:
-            flight.error = Deserted()
-        self._end_flight(key, flight)
+    def put(self, key: K, loaded: Load[V], batch: Batch[K]) -> V:
+        """Store a value read by ``batch``, as if ``key`` had been loaded; return the kept one.
+
+        The value kept is this one, or a newer one that was stored while the batch was
+        out (or this one, unkept, if invalidate() covered the key meanwhile).
+        """
+        entry, replaced, stored = self._commit(key, loaded, batch.seq, batch, None)
+        if isinstance(entry, _Failure):
+            raise fresh_copy(entry.error)
+        if stored:
+            self._report(key, replaced, entry.value)
+        return entry.value
+
+    def put_failure(self, key: K, error: SecretCacheError, batch: Batch[K]) -> None:
+        """Remember a failure read by ``batch``, as if loading ``key`` had failed."""
+        with self._lock:
+            entry = self.data.get(key)
+            failure = self._failures.get(key)
+        self._fail(key, error, entry, failure, True, batch.seq, batch)
 
     def _report(self, key: K, replaced: V | None, value: V) -> None:
         if self._on_replace is not None and value is not replaced:
@@ -319,24 +313,6 @@ class Store(Batches[K, V], Upkeep[K, V]):
                 self.stale_served += 1
                 return current, True
             return None, False
-
-    def _remember(
-        self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
-    ) -> None:
-        attempts = failure.attempts + 1 if failure is not None else 0
-        step = backoff_step(
-            attempts,
-            self._rng.random(),
-            base=self.backoff_base,
-            growth=self.backoff_growth,
-            cap=self.backoff_cap,
-        )
-        failures = self._failures
-        failures.pop(key, None)
-        if len(failures) >= self.max_size:
-            # Oldest first: failure memory is bounded like the entries are.
-            del failures[next(iter(failures))]
-        failures[key] = _Failure(detached(exc), now, now + step, attempts, seq)
 
     def _commit(
         self,

@@ -1,7 +1,8 @@
-"""The store's upkeep: invalidation, expiry, due keys, snapshots, and fork safety.
+"""The store's upkeep: failure memory, eviction, landing flights, invalidation, fork safety.
 
-``Upkeep`` is the half of ``store.Store`` that changes many entries at once under the
-store's lock; the other half answers reads and ends loads.
+``Upkeep`` is the half of ``store.Store`` that keeps the map in order under the store's
+lock (what is remembered, evicted, invalidated, expired, woken); the other half answers
+reads and ends loads and batches.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .entries import Deserted, _Failure, backoff_step, detached
+
 if TYPE_CHECKING:
     import random
 
     from ..exceptions import SecretCacheError
-    from .entries import Batch, Entry, _Failure, _Flight
+    from .entries import Batch, Entry, _Flight
 
 __all__ = ["Upkeep"]
 
@@ -36,12 +39,27 @@ class Upkeep(Generic[K, V]):
     _rng: random.Random
     _inherited: set[K]
     max_size: int
+    backoff_base: float
+    backoff_growth: float
+    backoff_cap: float
 
-    if TYPE_CHECKING:  # Store's, which this half of it calls
-
-        def _remember(
-            self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
-        ) -> None: ...
+    def _remember(
+        self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
+    ) -> None:
+        attempts = failure.attempts + 1 if failure is not None else 0
+        step = backoff_step(
+            attempts,
+            self._rng.random(),
+            base=self.backoff_base,
+            growth=self.backoff_growth,
+            cap=self.backoff_cap,
+        )
+        failures = self._failures
+        failures.pop(key, None)
+        if len(failures) >= self.max_size:
+            # Oldest first: failure memory is bounded like the entries are.
+            del failures[next(iter(failures))]
+        failures[key] = _Failure(detached(exc), now, now + step, attempts, seq)
 
     def _make_room(self) -> None:
         """Evict until there is room for one more entry (CLOCK: LRU's lock-free cousin)."""
@@ -54,6 +72,31 @@ class Upkeep(Generic[K, V]):
                 data[key] = entry  # second chance: to the back of the line
             else:
                 break
+
+    # -- flights landing ----------------------------------------------------------------
+    def _end_flight(self, key: K, flight: _Flight[V]) -> None:
+        with self._lock:
+            # invalidate() may have detached this flight and a newer one may fly now.
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            waiters, flight.waiters = flight.waiters, None
+        flight.done.set()
+        for wake in waiters or ():
+            wake()
+
+    def when_landed(self, flight: _Flight[V], wake: Callable[[], object]) -> bool:
+        """Call ``wake()`` once ``flight`` lands; return False (not calling it) if it has."""
+        with self._lock:
+            if flight.waiters is None:
+                return False
+            flight.waiters.append(wake)
+            return True
+
+    def desert(self, key: K, flight: _Flight[V]) -> None:
+        """End a flight whose loader can no longer end it: its readers plan again."""
+        if flight.error is None and flight.entry is None:
+            flight.error = Deserted()
+        self._end_flight(key, flight)
 
     # -- maintenance ------------------------------------------------------------------
     def invalidate(self, predicate: Callable[[K], bool] | None = None) -> None:

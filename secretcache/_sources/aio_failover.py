@@ -7,15 +7,13 @@ only when a client is built.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from .._core.regions import Regions
 from .._core.steps import arun
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
     from .aiobotocore import AsyncSecretSource
@@ -24,26 +22,16 @@ if TYPE_CHECKING:
 __all__ = ["AsyncFailoverSource"]
 
 
-class AsyncFailoverSource(Regions):
+class AsyncFailoverSource(Regions["AsyncSecretSource"]):
     """An AsyncSecretSource that asks ``primary`` first and ``fallbacks`` when it is down.
 
     The rules of ``secretcache.FailoverSource``, awaited.
     """
 
-    def __init__(
-        self,
-        primary: AsyncSecretSource,
-        fallbacks: Sequence[AsyncSecretSource],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(primary, fallbacks, clock=clock, rng=rng)
-
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
-        """Call GetSecretValue in the first region that answers."""
+        """Await GetSecretValue from the first region that answers."""
 
         async def call(index: int) -> Secret:
             source: AsyncSecretSource = self.sources[index]
@@ -55,7 +43,7 @@ class AsyncFailoverSource(Regions):
         return await arun(self.trip(secret_id, version_stage, version_id).plan(), call)
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Call DescribeSecret in the first region that answers."""
+        """Await DescribeSecret from the first region that answers."""
 
         async def call(index: int) -> SecretMetadata:
             source: AsyncSecretSource = self.sources[index]
@@ -70,9 +58,8 @@ class AsyncFailoverSource(Regions):
         filters: Sequence[Mapping[str, Any]] | None = None,
         next_token: str | None = None,
     ) -> BatchPage:
-        """Call BatchGetSecretValue in the first region that answers (later pages: the same)."""
-        only, token = self.token_origin(next_token)
-        trip = self.trip(only=only)
+        """Await BatchGetSecretValue from the first region that answers (later pages: the same)."""
+        trip, token = self.batch_trip(next_token)
 
         async def call(index: int) -> BatchPage:
             source: AsyncSecretSource = self.sources[index]

@@ -228,13 +228,13 @@ class AioBotocoreSource:
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
-        """Call GetSecretValue, always naming a VersionStage or a VersionId."""
+        """Await GetSecretValue, always naming a VersionStage or a VersionId."""
         # Straight into the parser: no local of this frame holds the answer's value.
-        call = get_call(secret_id, version_stage, version_id)
-        return secret_from_response(secret_id, await self._call(call))
+        answer = self._call(get_call(secret_id, version_stage, version_id))
+        return secret_from_response(secret_id, await answer)
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Call DescribeSecret."""
+        """Await DescribeSecret."""
         return metadata_from_response(await self._call(describe_call(secret_id)))
 
     async def batch_get_secret_value(
@@ -244,9 +244,9 @@ class AioBotocoreSource:
         filters: Sequence[Mapping[str, Any]] | None = None,
         next_token: str | None = None,
     ) -> BatchPage:
-        """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
-        call = batch_call(secret_ids, filters, next_token)
-        return batch_page_from_response(await self._call(call), secret_ids)
+        """Await one BatchGetSecretValue; per-id errors come back typed, not raised."""
+        page = self._call(batch_call(secret_ids, filters, next_token))
+        return batch_page_from_response(await page, secret_ids)
 
     async def aclose(self) -> None:
         """Close the client this event loop built (a client passed in stays open).

@@ -9,15 +9,13 @@ fallback_regions=...)`` builds one; build one yourself to compose other sources.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from .._core.regions import Regions
 from .._core.steps import run
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
     from .botocore import BatchPage, SecretSource
@@ -25,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FailoverSource"]
 
 
-class FailoverSource(Regions):
+class FailoverSource(Regions["SecretSource"]):
     """A SecretSource that asks ``primary`` first and ``fallbacks`` when it is down.
 
     A request the primary fails transiently (unavailable, 5xx, timeouts, connection
@@ -36,16 +34,6 @@ class FailoverSource(Regions):
     rewritten for each fallback's region (its ``region_name``); the answer keeps the
     id asked as ``secret_id`` and the answering region's ``arn``.
     """
-
-    def __init__(
-        self,
-        primary: SecretSource,
-        fallbacks: Sequence[SecretSource],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(primary, fallbacks, clock=clock, rng=rng)
 
     def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
@@ -83,8 +71,7 @@ class FailoverSource(Regions):
         next_token: str | None = None,
     ) -> BatchPage:
         """Call BatchGetSecretValue in the first region that answers (later pages: the same)."""
-        only, token = self.token_origin(next_token)
-        trip = self.trip(only=only)
+        trip, token = self.batch_trip(next_token)
 
         def call(index: int) -> BatchPage:
             source: SecretSource = self.sources[index]

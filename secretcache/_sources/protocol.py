@@ -48,11 +48,11 @@ class AsyncSecretSource(Protocol):
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
-        """Read one version of a secret (GetSecretValue)."""
+        """Await one version of a secret (GetSecretValue)."""
         ...
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Read a secret's metadata and stage map (DescribeSecret), never its value."""
+        """Await a secret's metadata and stage map (DescribeSecret), never its value."""
         ...
 
     async def batch_get_secret_value(
@@ -62,5 +62,5 @@ class AsyncSecretSource(Protocol):
         filters: Sequence[Mapping[str, Any]] | None = None,
         next_token: str | None = None,
     ) -> BatchPage:
-        """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
+        """Await the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
         ...
