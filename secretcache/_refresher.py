@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    from ._core.keys import Key
-    from ._core.models import Secret
+    from ._core.models import Key, Secret
     from ._core.store import Entry, Store
 
 __all__ = ["RefreshAhead", "Refreshed"]

@@ -1,7 +1,7 @@
 """AsyncSecretCache: SecretCache's semantics for asyncio, on aiobotocore (extra ``aio``).
 
 It shares the cache core with ``SecretCache``: the same ``Store`` (plan/succeed/fail
-tickets), the same sans-IO load plan (``_revalidate.plan_load``), parsing, argument
+tickets), the same sans-IO load plan (``_core.revalidate.plan_load``), parsing, argument
 checks, error table and models. Only the driving differs: a load runs as its own task,
 kept on the store's flight, and every reader of that key waits for it with
 ``asyncio.wait`` (never cancelling it, so one cancelled reader never cancels the load
@@ -26,9 +26,8 @@ from ._core.steps import arun
 from ._core.store import Entry, Load, Store, Ticket
 from ._core.validate import check_client
 from ._sources.aio_failover import AsyncFailoverSource
-from ._sources.aiobotocore import AioBotocoreSource, build_async_client
+from ._sources.aiobotocore import AioBotocoreSource, AsyncSecretSource, build_async_client
 from ._sources.fallbacks import build_source
-from ._sources.protocol import AsyncSecretSource
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:

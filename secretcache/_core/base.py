@@ -4,26 +4,27 @@ Everything here is free of I/O. The two caches differ only in how they wait: a l
 plan (``_load_plan``), a rotation look (``_look_plan``) and a prefetch plan are driven
 with blocking calls in one (``steps.run``) and awaits in the other (``steps.arun``).
 The counters and rotation events are ``events.Events``; rotation_candidate's memory is
-``candidates.Candidates``.
+``events.Candidates``.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..exceptions import SecretCacheError
 from . import forksafe as _forksafe
 from . import parse as _parse
 from .bounded import BoundedSet
-from .candidates import Candidates
-from .events import Events
+from .events import Candidates, Events
 from .forksafe import ForkSafeLock
 from .identity import Identity, identity
-from .keys import Key, RotationCallback, make_key
+from .models import Key, RotationCallback, make_key
 from .revalidate import plan_load
 from .rules import secret_wide
-from .snapstart import register_snapstart
 from .steps import Steps
 from .store import Entry, Store
 from .validate import (
@@ -290,3 +291,39 @@ class CacheBase(Events, Candidates):
             f"<{type(self).__name__} ttl={self._ttl:g}s revalidate={self._revalidate!r} "
             f"size={len(self._store)}/{self._store.max_size}>"
         )
+
+
+# -- Lambda SnapStart: after a snapshot is restored, revalidate every cache's entries --
+# One restore hook for every cache of the process (the runtime keeps each hook
+# registered for good: one per cache would grow with every cache built).
+_stores: weakref.WeakSet[Store[Any, Any]] = weakref.WeakSet()
+_lock = ForkSafeLock()
+_module: object = None  # the runtime module our hook is registered with
+_missing = False  # the import failed once: do not search the path again
+
+
+def register_snapstart(store: Store[Any, Any]) -> None:
+    """Mark every entry of ``store`` stale after a SnapStart restore, if the runtime has hooks."""
+    global _module, _missing
+    module: Any = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        if _missing:
+            return
+        try:
+            module = importlib.import_module("snapshot_restore_py")
+        except ImportError:
+            _missing = True
+            return
+    with _lock:
+        _stores.add(store)
+        if _module is not module:
+            module.register_after_restore(_after_restore)
+            _module = module
+
+
+def _after_restore() -> None:
+    for store in list(_stores):
+        # A snapshot may be restored long after it was taken: don't serve its values,
+        # not even stale, before they are revalidated.
+        store.expire(servable=False)
+        store.diverge()  # copies of one snapshot: same deadlines, same RNG state

@@ -1,7 +1,8 @@
-"""Value objects: Secret, SecretMetadata, RotationEvent, CacheStats, and the stage names."""
+"""Value objects: Secret, SecretMetadata, RotationEvent, CacheStats, the stage names, keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -17,9 +18,12 @@ __all__ = [
     "AWSPREVIOUS",
     "BatchPage",
     "CacheStats",
+    "Key",
+    "RotationCallback",
     "RotationEvent",
     "Secret",
     "SecretMetadata",
+    "make_key",
 ]
 
 AWSCURRENT: Final = "AWSCURRENT"
@@ -168,3 +172,15 @@ class BatchPage:
         self.secrets = secrets
         self.errors: Mapping[str, SecretCacheError] = {} if errors is None else errors
         self.next_token = next_token
+
+
+RotationCallback = Callable[[RotationEvent], object]
+# (secret_id, version_stage, version_id): exactly one of the last two is None, so a
+# stage label and a VersionId can never collide, and AWSPREVIOUS never answers for
+# AWSCURRENT.
+Key = tuple[str, "str | None", "str | None"]
+
+
+def make_key(secret_id: str, version_stage: str, version_id: str | None) -> Key:
+    """Return the cache key for a stage, or for a VersionId when one is given."""
+    return (secret_id, version_stage, None) if version_id is None else (secret_id, None, version_id)

@@ -1,6 +1,6 @@
 """Batch warm-up: BatchGetSecretValue in chunks of 20, per-id errors typed and remembered.
 
-Written once for both caches, like ``_revalidate``: ``plan_prefetch`` is a generator
+Written once for both caches, like ``revalidate``: ``plan_prefetch`` is a generator
 that yields ``Batch`` (one BatchGetSecretValue call) and ``Singles`` (read these ids one
 by one through the cache's own get) and is sent their results; it stores what comes
 back in the cache's store and counts the calls. ``SecretCache.prefetch`` drives it with
@@ -35,7 +35,7 @@ from .validate import check_secret_id
 
 if TYPE_CHECKING:
     from .base import CacheBase
-    from .keys import Key
+    from .models import Key
     from .store import Batch as StoreBatch
     from .store import Store
 

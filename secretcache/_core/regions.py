@@ -1,6 +1,6 @@
 """Regional failover's rules, free of I/O: which region to ask next, and what answers mean.
 
-Written once for ``FailoverSource`` and ``AsyncFailoverSource`` (as ``_revalidate`` is
+Written once for ``FailoverSource`` and ``AsyncFailoverSource`` (as ``revalidate`` is
 for the two caches): a request takes a ``Trip`` through the regions, and the source
 drives it with blocking calls or awaits. The rules:
 
@@ -44,16 +44,16 @@ __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 
 log = logging.getLogger("secretcache")
 
-S = TypeVar("S")  # the kind of source: sync or async
+Source = TypeVar("Source")  # the kind of source: a SecretSource or an AsyncSecretSource
 
 # A fallback's NextToken, marked so that the next page is asked of the same region.
 _TOKEN = "secretcache-fallback-"
 
 
-class Regions(Generic[S]):
+class Regions(Generic[Source]):
     """The sources of a primary region and its fallbacks, their breakers and counters.
 
-    ``S`` is the kind of source: a ``SecretSource`` (``FailoverSource``) or an
+    ``Source`` is the kind of source: a ``SecretSource`` (``FailoverSource``) or an
     ``AsyncSecretSource`` (``AsyncFailoverSource``).
     """
 
@@ -62,8 +62,8 @@ class Regions(Generic[S]):
 
     def __init__(
         self,
-        primary: S,
-        fallbacks: Sequence[S],
+        primary: Source,
+        fallbacks: Sequence[Source],
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -74,7 +74,7 @@ class Regions(Generic[S]):
             raise ValueError("name at least one fallback source")
         check_callable("clock", clock)
         check_rng(rng)
-        self.sources: tuple[S, ...] = (primary, *fallbacks)
+        self.sources: tuple[Source, ...] = (primary, *fallbacks)
         self.breakers = tuple(Breaker() for _ in self.sources)
         self.clock = clock
         self._own_rng = rng is None

@@ -38,7 +38,7 @@ __all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load", "settle"]
 class Get:
     """Call GetSecretValue with exactly one of ``version_stage`` and ``version_id``."""
 
-    # Plain slotted classes, not dataclasses: see _store.Load.
+    # Plain slotted classes, not dataclasses: see store.Load.
     __slots__ = ("secret_id", "version_id", "version_stage")
     operation = "GetSecretValue"
 
@@ -70,7 +70,7 @@ class Describe:
 
 Request = Get | Describe
 Plan = Generator[Request, Secret | SecretMetadata, Load[Secret]]
-#: (answer, cached) -> True when the answer is a replica's older version (see _regions).
+#: (answer, cached) -> True when the answer is a replica's older version (see regions).
 Lags = Callable[[Secret, Secret], bool]
 
 

@@ -5,7 +5,7 @@ passes in, exactly one caller at a time per key ("single-flight"). Reads of a fr
 entry take no lock (``lookup``); everything else happens under one short lock that is
 never held across a load.
 
-Failure rules (``_rules``; see the failure table in docs/freshness.md):
+Failure rules (``rules``; see the failure table in docs/freshness.md):
 - a *transient* error (``keeps_stale``) leaves the entry in place; it is served stale
   until ``stale_until`` (freshness + max_stale), then the error is raised;
 - any other error drops the entry: nothing stale is served after access was revoked;

@@ -1,6 +1,6 @@
 """AsyncFailoverSource: FailoverSource's twin over AsyncSecretSources (aiobotocore).
 
-The same rules, written once in ``_regions``; only the driving differs (awaits). Each
+The same rules, written once in ``_core.regions``; only the driving differs (awaits). Each
 region's ``AioBotocoreSource`` keeps one client per event loop. aiobotocore is imported
 only when a client is built.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._core import forksafe as _forksafe
 from .._core.errors import mapping_errors
@@ -31,7 +31,6 @@ from .answers import (
     secret_from_response,
 )
 from .botocore import _install_scrubber, one_attempt
-from .protocol import AsyncSecretSource
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -41,6 +40,31 @@ if TYPE_CHECKING:
 __all__ = ["AioBotocoreSource", "AsyncSecretSource", "build_async_client"]
 
 log = logging.getLogger("secretcache")
+
+
+@runtime_checkable
+class AsyncSecretSource(Protocol):
+    """Where an AsyncSecretCache reads secrets from; raises only ``SecretCacheError``s."""
+
+    async def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Await one version of a secret (GetSecretValue)."""
+        ...
+
+    async def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Await a secret's metadata and stage map (DescribeSecret), never its value."""
+        ...
+
+    async def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Await the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
+        ...
 
 
 async def build_async_client(

@@ -3,7 +3,7 @@
 Secrets Manager replicates a secret to other regions (same name, same VersionIds, an
 ARN that differs only in its region). This source reads through the primary's source
 and, when it fails transiently, through each fallback in order, by the rules of
-``_regions``; the caches and the store never see a region. ``SecretCache(...,
+``_core.regions``; the caches and the store never see a region. ``SecretCache(...,
 fallback_regions=...)`` builds one; build one yourself to compose other sources.
 """
 

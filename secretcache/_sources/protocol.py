@@ -1,7 +1,8 @@
-"""The source seams: what a cache reads through, sync (``SecretSource``) or async.
+"""The source seam: what a SecretCache reads through (``SecretSource``).
 
 A source knows nothing of caching and raises only ``SecretCacheError``s: every error of
-the layer below is mapped, once, at the source (``_core.errors``).
+the layer below is mapped, once, at the source (``_core.errors``). The async twin,
+``AsyncSecretSource``, is ``aiobotocore``'s, imported only with ``secretcache.aio``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
     from .._core.models import BatchPage, Secret, SecretMetadata
 
-__all__ = ["AsyncSecretSource", "SecretSource"]
+__all__ = ["SecretSource"]
 
 
 @runtime_checkable
@@ -38,29 +39,4 @@ class SecretSource(Protocol):
         next_token: str | None = None,
     ) -> BatchPage:
         """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
-        ...
-
-
-@runtime_checkable
-class AsyncSecretSource(Protocol):
-    """Where an AsyncSecretCache reads secrets from; raises only ``SecretCacheError``s."""
-
-    async def get_secret_value(
-        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
-    ) -> Secret:
-        """Await one version of a secret (GetSecretValue)."""
-        ...
-
-    async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Await a secret's metadata and stage map (DescribeSecret), never its value."""
-        ...
-
-    async def batch_get_secret_value(
-        self,
-        *,
-        secret_ids: Sequence[str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
-        next_token: str | None = None,
-    ) -> BatchPage:
-        """Await the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
         ...
