@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import contextlib
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ..exceptions import SecretCacheError
 from .rules import keeps_stale
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterator
 
-__all__ = ["LOAD", "OCCASION", "load_reason", "occasion", "serves_stale"]
+__all__ = ["LOAD", "OCCASION", "during", "load_reason", "occasion", "serves_stale"]
 
-#: Set around the public operations whose loads are not plain reads: "rotation_look"
-#: (rotation_candidate), "prefetch" (its batches and its single reads), "refresh_ahead"
-#: (the refresh-ahead thread). None inside get_secret() and friends, and refresh().
+R = TypeVar("R")
+A = TypeVar("A")
+T = TypeVar("T")
+
+#: Set while the plans of the operations whose loads are not plain reads run
+#: (``during``): "rotation_look" (rotation_candidate), "prefetch" (its batches and its
+#: single reads); and "refresh_ahead" in the refresh-ahead thread. None inside
+#: get_secret() and friends, and refresh().
 OCCASION: ContextVar[str | None] = ContextVar("secretcache_occasion", default=None)
 
 #: The load this context is driving: (reason, stale_ready). The cache sets it when it
@@ -45,6 +50,18 @@ def occasion(name: str) -> Iterator[None]:
         yield
     finally:
         OCCASION.reset(token)
+
+
+def during(name: str, plan: Generator[R, A, T]) -> Generator[R, A, T]:
+    """Return ``plan`` with the loads it starts marked as made for ``name``.
+
+    The occasion is set in the context of whoever drives the plan (``run`` in the
+    caller's thread, ``arun`` in its task) from the plan's first step to its end, so the
+    requests it yields, and the loads they start (a task copies its context when it is
+    created), carry it; the driver closes an abandoned plan itself, in that context.
+    """
+    with occasion(name):
+        return (yield from plan)
 
 
 def load_reason(force: bool, entry: _Deadlines | None, now: float) -> tuple[str, bool]:
