@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,6 +31,7 @@ from .._source import CLIENT_SETTINGS, drop_connections
 from .._store import Load, Store
 from .._validate import check_callable, check_secret_id, check_stage
 from ..exceptions import SecretCacheError
+from ._cached_secret import CachedSecret
 from ._errors import combine
 from ._records import Described, Version, describe_record, version_record
 from ._settings import read_settings
@@ -97,6 +99,9 @@ class SecretCache:
         self._described_data = self._described.data
         self._versions_data = self._versions.data
         self._client = client if client is not None else _default_client()
+        # The one wall-clock reading: where the injected clock's seconds start, for the
+        # datetimes of the official item's view (``_get_cached_secret``); never for logic.
+        self._built_at = (datetime.now(timezone.utc), self._clock())
         auto_install()  # botocore's DEBUG logs would show every value read
         _forksafe.register(self)
 
@@ -134,6 +139,21 @@ class SecretCache:
         except SecretCacheError:  # every error a load raises (botocore's classes too)
             return False
         return True
+
+    def _get_cached_secret(self, secret_id: str) -> CachedSecret:
+        """Return the secret's handle: the official private seam users call.
+
+        ``cache._get_cached_secret(secret_id).refresh_secret_now()`` works as it does in
+        aws-secretsmanager-caching (its issue #16); no request is made until then.
+        """
+        return CachedSecret(self, check_secret_id(secret_id))
+
+    def _refresh_due(self, secret_id: str) -> tuple[datetime, float]:
+        """Return (when the cache was built, seconds after it the stage map is due)."""
+        built_at, origin = self._built_at
+        entry = self._described_data.get(secret_id)
+        due = entry.fresh_until - origin if entry is not None else 0.0
+        return built_at, due if math.isfinite(due) else 0.0
 
     def _read(self, secret_id: str, version_stage: str | None, field: str) -> Any:
         check_secret_id(secret_id)
