@@ -263,7 +263,7 @@ class Store(Generic[K, V]):
         self._failures: dict[K, _Failure] = {}
         self._flights: dict[K, _Flight[V]] = {}
         self._batches: set[Batch[K]] = set()
-        self._lock = threading.Lock()
+        self._lock = _forksafe.ForkSafeLock()  # a child resets it before taking it
         self._seq = itertools.count(1)
         self._hits = itertools.count()
         #: Count one read served fresh from memory: atomic and lock-free, and a builtin
@@ -701,17 +701,9 @@ class Store(Generic[K, V]):
         return len(self.data)
 
     # -- fork -------------------------------------------------------------------------
-    def _before_fork(self) -> None:
-        # Fork with the map consistent: no other thread is half-way through a change.
-        self._lock.acquire()
-
-    def _after_fork_in_parent(self) -> None:
-        self._lock.release()
-
     def _after_fork_in_child(self) -> None:
-        # The inherited lock is held (by _before_fork) and every load in flight was
-        # sent by a thread the child does not have: nobody would ever end it.
-        self._lock = threading.Lock()
+        # Every load in flight was sent by a thread the child does not have: nobody
+        # would ever end it. (The lock is a ForkSafeLock: the child has a new one.)
         self._flights = {}
         self._batches = set()
         # Siblings forked from one master hold the same deadlines and generator state:
