@@ -10,6 +10,7 @@ SecretAccessDeniedError but whose message says the secret's KMS key refused.
 
 from __future__ import annotations
 
+import copy
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "map_error", "mapping_errors"]
+__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "UNREADABLE", "malformed", "map_error", "mapping_errors"]
 
 #: AWS error code -> exception class. The single source of truth.
 CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
@@ -179,19 +180,65 @@ def map_error(
     return None
 
 
+#: What botocore's parser (or ours) raises on a 200 it cannot read: a JSON list where an
+#: object belongs, a date or base64 it cannot decode, a number where a list belongs.
+UNREADABLE = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
 @contextmanager
 def mapping_errors(
     *,
     secret_id: str | None = None,
     version_stage: str | None = None,
     version_id: str | None = None,
+    operation: str | None = None,
 ) -> Iterator[None]:
-    """Re-raise botocore errors raised inside the block as secretcache errors."""
+    """Re-raise botocore errors raised inside the block as secretcache errors.
+
+    With ``operation`` (the block makes that call), an untyped error is an answer that
+    could not be read: a SecretsManagerUnavailableError with code "MalformedResponse"
+    (retryable: the stale value is served, the backoff kept), never a bare TypeError.
+    """
     try:
         yield
+        return
     except (bce.ClientError, bce.BotoCoreError) as exc:
         mapped = map_error(
             exc, secret_id=secret_id, version_stage=version_stage, version_id=version_id
         )
         assert mapped is not None
         raise mapped from exc
+    except SecretCacheError:
+        raise  # ours already (SecretFormatError is a ValueError too)
+    except UNREADABLE as exc:
+        if operation is None:
+            raise
+        error = malformed(
+            operation,
+            f"{type(exc).__name__} while reading it",
+            secret_id=secret_id,
+            version_stage=version_stage,
+            version_id=version_id,
+        )
+        # The parser's frames hold the body, a value in it: chain a copy without them.
+        cause = _untraced(exc)
+    raise error from cause
+
+
+def malformed(operation: str, why: str, **context: Any) -> SecretsManagerUnavailableError:
+    """Return the outage error for an answer of ``operation`` that cannot be used."""
+    return SecretsManagerUnavailableError(
+        f"Secrets Manager's answer to {operation} could not be read ({why})",
+        code="MalformedResponse",
+        operation=operation,
+        **context,
+    )
+
+
+def _untraced(exc: BaseException) -> BaseException:
+    try:
+        clone = copy.copy(exc)
+    except Exception:  # an uncopyable error: the type and message still tell
+        clone = RuntimeError(f"{type(exc).__name__}: {exc}")
+    clone.__traceback__ = None
+    return clone

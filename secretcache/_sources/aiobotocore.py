@@ -206,7 +206,10 @@ class AioBotocoreSource:
         kwargs = get_request(secret_id, version_stage, version_id)
         client = await self.client()
         with mapping_errors(
-            secret_id=secret_id, version_stage=version_stage, version_id=version_id
+            secret_id=secret_id,
+            version_stage=version_stage,
+            version_id=version_id,
+            operation="GetSecretValue",
         ):
             # Straight into the call: no local of this frame holds the answer's value.
             return secret_from_response(secret_id, await client.get_secret_value(**kwargs))
@@ -214,9 +217,8 @@ class AioBotocoreSource:
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret."""
         client = await self.client()
-        with mapping_errors(secret_id=secret_id):
-            response = await client.describe_secret(SecretId=secret_id)
-        return metadata_from_response(response)
+        with mapping_errors(secret_id=secret_id, operation="DescribeSecret"):
+            return metadata_from_response(await client.describe_secret(SecretId=secret_id))
 
     async def batch_get_secret_value(
         self,
@@ -228,7 +230,7 @@ class AioBotocoreSource:
         """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
         kwargs = batch_request(secret_ids, filters, next_token)
         client = await self.client()
-        with mapping_errors():
+        with mapping_errors(operation="BatchGetSecretValue"):
             return batch_page_from_response(
                 await client.batch_get_secret_value(**kwargs), secret_ids
             )
