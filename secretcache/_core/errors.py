@@ -32,7 +32,15 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "UNREADABLE", "malformed", "map_error", "mapping_errors"]
+__all__ = [
+    "BOTOCORE_TABLE",
+    "CODE_TABLE",
+    "UNREADABLE",
+    "malformed",
+    "map_error",
+    "mapping_errors",
+    "reading",
+]
 
 #: AWS error code -> exception class. The single source of truth.
 CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
@@ -196,31 +204,38 @@ def mapping_errors(
     """Re-raise botocore errors raised inside the block as secretcache errors.
 
     With ``operation`` (the block makes that call), an untyped error is an answer that
-    could not be read: a SecretsManagerUnavailableError with code "MalformedResponse"
-    (retryable: the stale value is served, the backoff kept), never a bare TypeError.
+    could not be read, as ``reading`` says.
+    """
+    context = {"secret_id": secret_id, "version_stage": version_stage, "version_id": version_id}
+    try:
+        if operation is None:
+            yield
+        else:
+            with reading(operation, **context):
+                yield
+    except (bce.ClientError, bce.BotoCoreError) as exc:
+        mapped = map_error(exc, **context)
+        assert mapped is not None
+        raise mapped from exc
+
+
+@contextmanager
+def reading(operation: str, **context: Any) -> Iterator[None]:
+    """Re-raise an untyped error of the ``operation`` call inside the block as an outage.
+
+    Such an error is an answer that could not be read: a SecretsManagerUnavailableError
+    with code "MalformedResponse" (retryable: the stale value is served, the backoff
+    kept), never a bare TypeError. botocore's and our own errors pass as they are.
     """
     try:
         yield
         return
-    except (bce.ClientError, bce.BotoCoreError) as exc:
-        mapped = map_error(
-            exc, secret_id=secret_id, version_stage=version_stage, version_id=version_id
-        )
-        assert mapped is not None
-        raise mapped from exc
-    except SecretCacheError:
-        raise  # ours already (SecretFormatError is a ValueError too)
+    except (SecretCacheError, bce.ClientError, bce.BotoCoreError):
+        raise  # typed already (some are ValueErrors too)
     except UNREADABLE as exc:
-        if operation is None:
-            raise
-        error = malformed(
-            operation,
-            f"{type(exc).__name__} while reading it",
-            secret_id=secret_id,
-            version_stage=version_stage,
-            version_id=version_id,
-        )
-        # The parser's frames hold the body, a value in it: chain a copy without them.
+        error = malformed(operation, f"{type(exc).__name__} while reading it", **context)
+        # The parser's frames hold the body, a value in it: chain a copy without them,
+        # and raise outside this handler, so that it is not the context either.
         cause = _untraced(exc)
     raise error from cause
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._core import forksafe as _forksafe
-from .._core.errors import map_error
+from .._core.errors import map_error, reading
 from .._core.redact import auto_install
 from .._core.rules import keeps_stale
 from .._core.store import Load, Store
@@ -178,7 +178,8 @@ class SecretCache:
     def _load_description(self, secret_id: str, ticket: Ticket[str, Described]) -> Load[Described]:
         previous = ticket.previous
         try:
-            response = self._client.describe_secret(SecretId=secret_id)
+            with reading("DescribeSecret", secret_id=secret_id):
+                response = self._client.describe_secret(SecretId=secret_id)
         except (ClientError, BotoCoreError) as exc:
             error = self._error(exc, secret_id)
             if not keeps_stale(error):
@@ -194,13 +195,12 @@ class SecretCache:
     def _load_version(
         self, secret_id: str, version_id: str, ticket: Ticket[tuple[str, str], Version]
     ) -> Load[Version]:
+        return Load(version_record(self._get_value(secret_id, version_id), self._hook))
+
+    def _get_value(self, secret_id: str, version_id: str) -> Any:
         try:
-            return Load(
-                version_record(
-                    self._client.get_secret_value(SecretId=secret_id, VersionId=version_id),
-                    self._hook,
-                )
-            )
+            with reading("GetSecretValue", secret_id=secret_id, version_id=version_id):
+                return self._client.get_secret_value(SecretId=secret_id, VersionId=version_id)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, secret_id, version_id) from exc
 
