@@ -75,13 +75,16 @@ def test_the_suite_is_the_one_counted() -> None:
     assert set(official_sdist.LEFT_OUT) <= found
 
 
+HERE = Path(official_sdist.__file__).resolve().parent
+
+
 def test_client_stub_passes_in_a_fresh_process() -> None:
     # In this process something else has imported botocore.session already; a user's
     # process may not have: the official test does ``import botocore`` and then calls
     # botocore.session.get_session(), relying on the package import to load it.
     code = (
         "import sys, unittest\n"
-        f"sys.path.insert(0, {str(Path(official_sdist.__file__).parent)!r})\n"
+        f"sys.path[:0] = {[str(HERE), str(HERE.parent)]!r}\n"
         "import official_sdist\n"
         "(tests,) = [m for m in official_sdist.load()"
         " if m.__name__.endswith('test_aws_secretsmanager_caching')]\n"
