@@ -10,15 +10,18 @@ of the seam use. It holds no value, so there is nothing to redact in it.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from .secret_cache import SecretCache
+from datetime import datetime, timedelta
+from typing import Protocol
 
 __all__ = ["CachedSecret"]
+
+
+class _Cache(Protocol):
+    """What the handle asks of the compat ``SecretCache`` that made it."""
+
+    def refresh_secret_now(self, secret_id: str) -> bool: ...
+
+    def _refresh_due(self, secret_id: str) -> tuple[datetime, float]: ...
 
 
 class CachedSecret:
@@ -26,7 +29,7 @@ class CachedSecret:
 
     __slots__ = ("_cache", "_secret_id")
 
-    def __init__(self, cache: SecretCache, secret_id: str) -> None:
+    def __init__(self, cache: _Cache, secret_id: str) -> None:
         self._cache = cache
         self._secret_id = secret_id
 
