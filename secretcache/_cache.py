@@ -120,6 +120,10 @@ class SecretCache(CacheBase):
         self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
         self._refresher_lock = ForkSafeLock()
+        # What the inlined hit paths probe: the store's map, or (in a forked child that
+        # has not yet restarted refresh-ahead) an empty one, so that the first read, hit
+        # or miss, goes the long way and restarts it.
+        self._hits: dict[Key, Entry[Secret]] = self._data
         if refresh_ahead:
             self._start_refresh_ahead()
 
@@ -139,7 +143,7 @@ class SecretCache(CacheBase):
             else (secret_id, None, version_id)
         )
         try:
-            entry = self._data.get(key)
+            entry = self._hits.get(key)
         except TypeError:  # an unhashable argument: the checks below explain it
             entry = None
         if entry is not None and self._clock() < entry.fresh_until:
@@ -158,7 +162,7 @@ class SecretCache(CacheBase):
             else (secret_id, None, version_id)
         )
         try:
-            entry = self._data.get(key)
+            entry = self._hits.get(key)
         except TypeError:  # an unhashable argument: the checks below explain it
             entry = None
         if entry is not None and self._clock() < entry.fresh_until:
@@ -195,10 +199,12 @@ class SecretCache(CacheBase):
 
     def _entry(self, secret_id: str, version_stage: str, version_id: str | None) -> Entry[Secret]:
         key, entry = self._probe(secret_id, version_stage, version_id)
+        if self._refresh_ahead and self._refresher is None:
+            # Not running: the first read in a forked child, or the first after close().
+            # A hit counts: else the child's first expiring entry is a blocking load.
+            self._start_refresh_ahead()
         if entry is not None:
             return entry
-        if self._refresh_ahead and self._refresher is None:
-            self._start_refresh_ahead()
         return self._get(key)
 
     def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
@@ -265,7 +271,7 @@ class SecretCache(CacheBase):
     def close(self) -> None:
         """Stop refresh-ahead and forget every value; the cache may be used again.
 
-        Used again, it starts refresh-ahead again (if it was asked for) on its next miss.
+        Used again, it starts refresh-ahead again (if it was asked for) on its next read.
         """
         with self._refresher_lock:
             refresher, self._refresher = self._refresher, None
@@ -279,11 +285,15 @@ class SecretCache(CacheBase):
         with self._refresher_lock:
             if self._refresher is None:
                 self._refresher = RefreshAhead(self)
+            self._hits = self._data
 
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
-        # The refresh-ahead thread was the parent's: the child starts its own on first use.
+        # The refresh-ahead thread was the parent's: the child starts its own on its
+        # first read, a hit included (the hit paths then go the long way once).
         self._refresher = None
+        if self._refresh_ahead:
+            self._hits = {}
 
     def __enter__(self) -> SecretCache:
         return self
