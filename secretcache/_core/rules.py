@@ -30,6 +30,7 @@ __all__ = [
     "REVOKED_CREDENTIAL_CODES",
     "keeps_stale",
     "not_ready",
+    "renews_client",
     "secret_wide",
 ]
 
@@ -51,11 +52,20 @@ def not_ready(error: SecretCacheError) -> bool:
 
 def keeps_stale(error: SecretCacheError) -> bool:
     """Return True for errors after which a cached value may still be served."""
-    if isinstance(error, SecretsManagerUnavailableError):
-        return True
-    return isinstance(error, SecretCredentialsError) and error.code not in REVOKED_CREDENTIAL_CODES
+    # Credentials a new client may cure are about the path too.
+    return isinstance(error, SecretsManagerUnavailableError) or renews_client(error)
 
 
 def secret_wide(error: SecretCacheError) -> bool:
     """Return True for answers that hold for every stage and version of the secret."""
     return isinstance(error, (SecretDeletedError, SecretDecryptionError))
+
+
+def renews_client(error: SecretCacheError) -> bool:
+    """Return True if a client built anew may cure ``error`` (credentials, not revoked).
+
+    Temporary credentials that ran out, or a credentials file written since the client
+    was built: a new client reads the credential chain again. A deactivated or unknown
+    key is a revocation, which no new client cures.
+    """
+    return isinstance(error, SecretCredentialsError) and error.code not in REVOKED_CREDENTIAL_CODES
