@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .._core.extension_answers import answer
 from .._core.extension_protocol import Request, framing, parse_head
-from ..exceptions import SecretCacheError
+from .._core.steps import arun
 from .extension import _Settings, _unsupported
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
+    from ..exceptions import SecretCacheError
     from .botocore import BatchPage
-    from .extension import ReadPlan, Step
+    from .extension import Step
 
 __all__ = ["AsyncExtensionSource"]
 
@@ -40,39 +40,26 @@ class AsyncExtensionSource(_Settings):
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version through the extension (its own cache may answer)."""
-        return await self._drive(self._plan(secret_id, version_stage, version_id, past_cache=False))
+        plan = self._plan(secret_id, version_stage, version_id, past_cache=False)
+        return await arun(plan, self._perform)
 
     async def refresh_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
-        return await self._drive(self._plan(secret_id, version_stage, version_id, past_cache=True))
+        plan = self._plan(secret_id, version_stage, version_id, past_cache=True)
+        return await arun(plan, self._perform)
 
-    async def _drive(self, plan: ReadPlan) -> Secret:
-        """Run a read plan with awaits: exchanges, pauses, direct reads."""
-        step: Callable[[], Step] = partial(next, plan)
-        while True:
-            try:
-                action = step()
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            if isinstance(action, float):
-                await asyncio.sleep(action)
-                step = partial(next, plan)
-                continue
-            try:
-                if isinstance(action, Request):
-                    result = await self._exchange(action)
-                else:
-                    result = await self._direct_source().get_secret_value(
-                        action.secret_id,
-                        version_stage=action.version_stage,
-                        version_id=action.version_id,
-                    )
-            except SecretCacheError as exc:
-                step = partial(plan.throw, exc)
-            else:
-                step = partial(plan.send, result)
+    async def _perform(self, action: Step) -> Secret | None:
+        """Do one step of a read plan, awaiting it (see ``_Settings._plan``)."""
+        if isinstance(action, float):
+            await asyncio.sleep(action)
+            return None
+        if isinstance(action, Request):
+            return await self._exchange(action)
+        return await self._direct_source().get_secret_value(  # type: ignore[no-any-return]
+            action.secret_id, version_stage=action.version_stage, version_id=action.version_id
+        )
 
     def _direct_source(self) -> Any:
         with self._direct_lock:

@@ -16,7 +16,6 @@ import http.client
 import os
 import threading
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .._core.extension_answers import answer
@@ -32,6 +31,7 @@ from .._core.extension_protocol import (
     request,
 )
 from .._core.logs import log
+from .._core.steps import run
 from ..exceptions import (
     InvalidSecretRequestError,
     SecretCacheError,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     #: What a read plan asks its driver for: exchange a request, read directly, pause.
     Step: TypeAlias = Request | Read | float
-    ReadPlan: TypeAlias = Generator[Step, Secret, Secret]
+    ReadPlan: TypeAlias = Generator[Step, "Secret | None", Secret]
 
 __all__ = ["ExtensionSource"]
 
@@ -142,7 +142,7 @@ class _Settings:
         """
         read = Read(secret_id, version_stage, version_id)
         if past_cache and not self._refresh_now:
-            return self._saw((yield read))
+            return self._saw(_answered((yield read)))
         req = request(
             self._endpoint,
             self._token or find_token(os.environ)[0],  # never a local of this frame
@@ -154,7 +154,7 @@ class _Settings:
         delays = ready_delays(self._ready_timeout)
         while True:
             try:
-                return (yield req)
+                return _answered((yield req))
             except SecretsManagerUnavailableError as exc:
                 pause = next(delays, None) if exc.code == NOT_READY else None
                 if pause is None:
@@ -162,7 +162,7 @@ class _Settings:
             except InvalidSecretRequestError as exc:
                 if not (past_cache and self._no_refresh_now(exc)):
                     raise
-                return self._saw((yield read))
+                return self._saw(_answered((yield read)))
             yield pause
 
     def _failed(
@@ -241,6 +241,12 @@ class _Settings:
         return f"<{type(self).__name__} {self.endpoint} refresh={self.sees_past_cache}>"
 
 
+def _answered(secret: Secret | None) -> Secret:
+    """Return the Secret a read step was answered with (a pause is answered with None)."""
+    assert secret is not None
+    return secret
+
+
 def _unsupported(operation: str, secret_id: str | None) -> InvalidSecretRequestError:
     return InvalidSecretRequestError(
         f"the Lambda extension and the Secrets Manager Agent do not serve {operation}",
@@ -274,39 +280,27 @@ class ExtensionSource(_Settings):
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version through the extension (its own cache may answer)."""
-        return self._drive(self._plan(secret_id, version_stage, version_id, past_cache=False))
+        return run(
+            self._plan(secret_id, version_stage, version_id, past_cache=False), self._perform
+        )
 
     def refresh_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Read one version past the extension's cache: refreshNow, or Secrets Manager."""
-        return self._drive(self._plan(secret_id, version_stage, version_id, past_cache=True))
+        plan = self._plan(secret_id, version_stage, version_id, past_cache=True)
+        return run(plan, self._perform)
 
-    def _drive(self, plan: ReadPlan) -> Secret:
-        """Run a read plan with blocking calls: exchanges, pauses, direct reads."""
-        step: Callable[[], Step] = partial(next, plan)
-        while True:
-            try:
-                action = step()
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            if isinstance(action, float):
-                time.sleep(action)
-                step = partial(next, plan)
-                continue
-            try:
-                if isinstance(action, Request):
-                    result = self._exchange(action)
-                else:
-                    result = self._direct_source().get_secret_value(
-                        action.secret_id,
-                        version_stage=action.version_stage,
-                        version_id=action.version_id,
-                    )
-            except SecretCacheError as exc:
-                step = partial(plan.throw, exc)
-            else:
-                step = partial(plan.send, result)
+    def _perform(self, action: Step) -> Secret | None:
+        """Do one step of a read plan with a blocking call (see ``_Settings._plan``)."""
+        if isinstance(action, float):
+            time.sleep(action)
+            return None
+        if isinstance(action, Request):
+            return self._exchange(action)
+        return self._direct_source().get_secret_value(  # type: ignore[no-any-return]
+            action.secret_id, version_stage=action.version_stage, version_id=action.version_id
+        )
 
     def _direct_source(self) -> Any:
         with self._direct_lock:
