@@ -21,9 +21,9 @@ from secretcache import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
-from secretcache._core.extension_answers import answer
 from secretcache._core.extension_env import choose_source
-from secretcache._core.extension_protocol import (
+from secretcache._sources.extension_answers import answer
+from secretcache._sources.extension_protocol import (
     TOKEN_HEADER,
     Endpoint,
     find_token,

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from .._core.extension_answers import answer
-from .._core.extension_protocol import Request, framing, parse_head
 from .._core.steps import arun
 from .extension import _Settings, _unsupported
+from .extension_answers import answer
+from .extension_protocol import Request, framing, parse_head
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -2,7 +2,7 @@
 
 ``ExtensionSource`` (blocking, ``http.client``) and ``aio_extension.AsyncExtensionSource``
 (asyncio streams: the event loop never blocks) share their settings (``_Settings``, here)
-and every rule through ``_core.extension_protocol`` and ``_core.extension_answers``; each
+and every rule through the sans-IO ``extension_protocol`` and ``extension_answers``; each
 only sends one request and reads one answer. No
 botocore, boto3 or aiobotocore is imported here: a Lambda cold start pays for the
 interpreter and ``http.client``, nothing else. Secrets Manager itself is reached only
@@ -18,9 +18,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .._core.extension_answers import answer
 from .._core.extension_env import installed_extension
-from .._core.extension_protocol import (
+from .._core.logs import log
+from .._core.steps import run
+from ..exceptions import (
+    InvalidSecretRequestError,
+    SecretCacheError,
+    SecretsManagerUnavailableError,
+)
+from .extension_answers import answer
+from .extension_protocol import (
     NOT_READY,
     Endpoint,
     Read,
@@ -29,13 +36,6 @@ from .._core.extension_protocol import (
     find_token,
     ready_delays,
     request,
-)
-from .._core.logs import log
-from .._core.steps import run
-from ..exceptions import (
-    InvalidSecretRequestError,
-    SecretCacheError,
-    SecretsManagerUnavailableError,
 )
 
 if TYPE_CHECKING:

@@ -179,7 +179,7 @@ def _default_source() -> str:
     import os
 
     from .._core.extension_env import choose_source
-    from .._core.extension_protocol import Endpoint
+    from .._sources.extension_protocol import Endpoint
 
     try:
         kind, why = choose_source(os.environ)

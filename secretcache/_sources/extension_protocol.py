@@ -4,11 +4,10 @@ Both serve GetSecretValue on localhost: ``GET /secretsmanager/get?secretId=...``
 ``versionStage``, ``versionId`` or (the Agent only) ``refreshNow=true``, a token in
 ``X-Aws-Parameters-Secrets-Token``, and GetSecretValue's JSON as the answer. This module
 says what to send (``Endpoint``, ``find_token``, ``request``) and what a failed exchange
-means (``exchange_failed``); ``extension_answers`` reads the answers. The sources in
-``_sources`` only move the bytes, once blocking (``http.client``) and once awaiting
-(asyncio streams, framed by ``parse_head`` and ``framing`` here). Nothing here imports
-botocore.
-
+means (``exchange_failed``); ``extension_answers`` reads the answers (as ``answers``
+does for the SDK). The sources (``extension``, ``aio_extension``) only move the bytes,
+once blocking (``http.client``) and once awaiting (asyncio streams, framed by
+``parse_head`` and ``framing`` here). Nothing here does I/O or imports botocore.
 """
 
 from __future__ import annotations
@@ -16,15 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from ..exceptions import SecretCredentialsError, SecretsManagerUnavailableError
-from .extension_env import (
+from .._core.extension_env import (
     AGENT_FILES,
     EXTENSION_FILES,
     PORT_VARIABLE,
     in_lambda,
     installed_extension,
 )
-from .rules import NOT_READY
+from .._core.rules import NOT_READY
+from ..exceptions import SecretCredentialsError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping

@@ -1,7 +1,7 @@
 """Read what the Lambda extension or the Secrets Manager Agent answered, without I/O.
 
 ``answer(secret_id, status, body)`` returns the ``Secret`` a 200 carries or raises the
-typed error any other answer means, through the one code table (``errors``).
+typed error any other answer means, through the one code table (``_core.errors``).
 
 What an answer means (checked against the Agent's server):
 
@@ -27,7 +27,8 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .._sources.botocore import secret_from_response
+from .._core.errors import error_from_code
+from .._core.rules import NOT_READY
 from ..exceptions import (
     InvalidSecretRequestError,
     SecretCacheError,
@@ -35,11 +36,10 @@ from ..exceptions import (
     SecretsManagerThrottledError,
     SecretsManagerUnavailableError,
 )
-from .errors import error_from_code
-from .rules import NOT_READY
+from .answers import secret_from_response
 
 if TYPE_CHECKING:
-    from .models import Secret
+    from .._core.models import Secret
 
 __all__ = ["answer", "error_answer"]
 
