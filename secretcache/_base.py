@@ -352,9 +352,15 @@ class CacheBase:
                 return value.created_date
         return None
 
-    def _acceptable(self, secret_id: str) -> Callable[[Secret], bool]:
+    def _look_rules(
+        self, secret_id: str
+    ) -> tuple[Callable[[Secret], bool], Callable[[Secret], bool]]:
+        """Return the look's tests: is a version acceptable, was it refused."""
         recovery = self._recovery
-        return lambda secret: recovery.acceptable(secret_id, secret)
+        return (
+            lambda secret: recovery.acceptable(secret_id, secret),
+            lambda secret: recovery.refused(secret_id, secret),
+        )
 
     def _after_fork_in_child(self) -> None:
         """Forget what belonged to the parent's threads and event loops (see subclasses)."""

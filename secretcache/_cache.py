@@ -266,22 +266,27 @@ class SecretCache(CacheBase):
 
         A newer AWSCURRENT if there is one (the cache then serves it too); else, during
         a rotation window (AWSPENDING set, AWSCURRENT not yet moved), AWSPENDING if it
-        is newer; else None. Never a version that failed, nor one older than a version
-        that failed. A version reported for the first time gets a fresh look; repeated
-        reports are answered from it, so Secrets Manager is asked at most about once a
-        second per secret (and backs off while it throttles).
+        is newer; else AWSPREVIOUS when the refused version is AWSCURRENT (it moved
+        before the database changed); else None. Never a version that failed, nor
+        one older than a version that failed (but AWSCURRENT again once its rollback
+        to AWSPREVIOUS is refused). A version reported for the first time gets a
+        fresh look; repeated reports are answered from it for a second, then a look
+        at AWSCURRENT alone: a new version is offered at most a second after it is
+        stored, and Secrets Manager is asked about once a second per secret (and backs
+        off while it throttles).
         """
         news = self._note_failure(secret_id, failed_version_id)
         looks = self._recovery.looks
         look = None if news else looks.lookup(secret_id)
         if look is None:
-            look = looks.get(secret_id, partial(self._look, secret_id), force=news)
+            look = looks.get(secret_id, partial(self._look, secret_id, news), force=news)
         return self._recovery.choose(secret_id, look.value)
 
-    def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+    def _look(self, secret_id: str, full: bool, ticket: Ticket[str, Look]) -> Load[Look]:
         from ._recovery import look_plan
 
-        plan = look_plan(secret_id, self._acceptable(secret_id))
+        last = None if full else ticket.previous  # a repeat reads AWSCURRENT alone
+        plan = look_plan(secret_id, *self._look_rules(secret_id), last)
         key = next(plan)
         while True:
             try:

@@ -296,19 +296,23 @@ class AsyncSecretCache(CacheBase):
         """Return a version to retry with after a login failed with ``failed_version_id``.
 
         As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a newer
-        AWSPENDING (rotation window), else None; about one call a second per secret.
+        AWSPENDING (rotation window), else AWSPREVIOUS when the refused version is
+        AWSCURRENT, else None; about one call a second per secret.
         """
         news = self._note_failure(secret_id, failed_version_id)
         looks = self._recovery.looks
         look = None if news else looks.lookup(secret_id)
         if look is None:
-            look = await self._drive(looks, secret_id, partial(self._look, secret_id), force=news)
+            look = await self._drive(
+                looks, secret_id, partial(self._look, secret_id, news), force=news
+            )
         return self._recovery.choose(secret_id, look.value)
 
-    async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
+    async def _look(self, secret_id: str, full: bool, ticket: Ticket[str, Look]) -> Load[Look]:
         from ._recovery import look_plan
 
-        plan = look_plan(secret_id, self._acceptable(secret_id))
+        last = None if full else ticket.previous  # a repeat reads AWSCURRENT alone
+        plan = look_plan(secret_id, *self._look_rules(secret_id), last)
         key = next(plan)
         while True:
             try:
