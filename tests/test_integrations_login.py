@@ -89,11 +89,12 @@ def test_a_password_that_is_just_wrong_raises_the_original_error(
     assert is_auth_failure(refused.value)
     assert refused.value.__context__ is None  # the first refusal, not a later one
     # AWSCURRENT (the first read), then the look: AWSCURRENT, AWSPENDING (none),
-    # AWSCURRENT once more; a second login asks again from the same look.
-    assert _calls(db_cache) == 4
+    # AWSCURRENT once more, AWSPREVIOUS (none); a second login asks again from the
+    # same look.
+    assert _calls(db_cache) == 5
     with pytest.raises(psycopg.OperationalError):
         _password(db_cache)
-    assert _calls(db_cache) == 4
+    assert _calls(db_cache) == 5
 
     postgres.set_password("p1")  # put right by hand: the version that failed works again
     assert _password(db_cache) == "p1"
