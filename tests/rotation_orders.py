@@ -147,11 +147,12 @@ class Rotator:
     def _aws_single_user(self, password: str) -> float:
         return self._aws(password, self.user)
 
-    def _aws_alternating_users(self, password: str) -> None:
+    def _aws_alternating_users(self, password: str) -> float | None:
+        """Rotate the user AWSCURRENT does not hold: no password in use stops working."""
         other = ALT_USER if self.user == APP_USER else APP_USER
         self._aws(password, other)
         self.user = other
-        return None  # no password in use stopped working
+        return None
 
     def _hand_secret_first(self, password: str) -> float:
         with self._step():
