@@ -28,13 +28,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .._forksafe import ForkSafeLock
-from .._models import AWSPREVIOUS
+from .._core.forksafe import ForkSafeLock
+from .._core.models import AWSPREVIOUS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
-    from .._models import Secret
+    from .._core.models import Secret
 
 __all__ = [
     "AUTH_SQLSTATES",

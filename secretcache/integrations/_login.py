@@ -26,8 +26,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .. import _forksafe
-from .._forksafe import ForkSafeLock
+from .._core import forksafe as _forksafe
+from .._core.forksafe import ForkSafeLock
 from ..exceptions import SecretCacheError
 from ._gate import AUTH_SQLSTATES, Ask, Gate, Pause, Try, Wait, is_auth_failure, login_plan
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable, Callable, Generator
 
-    from .._models import Secret
+    from .._core.models import Secret
 
 __all__ = ["AUTH_SQLSTATES", "alogin", "is_auth_failure", "login", "reader"]
 
