@@ -8,7 +8,7 @@ connection per request, closed as Django's request_finished signal closes it) or
 ``psycopg_pool.ConnectionPool``, or a bare ``connect()`` per query. The query runs
 ``SELECT current_user`` and returns the password its connection logged in with.
 
-Shared by tests/test_integrations_rotation.py and bench/rotation_logins.py; also a pytest
+Shared by tests/test_rotation_matrix.py and bench/rotation_logins.py; also a pytest
 plugin (registered in conftest.py) with the ``db_cache`` fixture the integration tests use.
 """
 

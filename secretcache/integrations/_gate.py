@@ -80,6 +80,18 @@ def is_auth_failure(exc: BaseException) -> bool:
     return False
 
 
+def _older(choice: Secret, current: Secret) -> bool:
+    """Return True if ``choice`` is a rollback: older than the AWSCURRENT it stands in for."""
+    if choice.version_id == current.version_id:
+        return False
+    if AWSPREVIOUS in choice.version_stages:
+        return True
+    # A Secret's stages are those of its read: the version that worked may have been
+    # AWSCURRENT then and be AWSPREVIOUS now. CreatedDate says which is older.
+    mine, theirs = choice.created_date, current.created_date
+    return mine is not None and theirs is not None and mine < theirs
+
+
 class Try:
     """Connect with ``secret``; send the connection, or throw the error."""
 
@@ -138,10 +150,10 @@ class Gate:
         self.leader: object | None = None  # the login recovering from a refusal
         self._waiting: list[Callable[[], object]] = []
 
-    def _limit(self, choice: Secret) -> float:
+    def _limit(self, choice: Secret, current: Secret) -> float:
         if LIMIT is None:
             return float("inf")
-        if choice.version_id != self.proven or AWSPREVIOUS in choice.version_stages:
+        if choice.version_id != self.proven or _older(choice, current):
             return 1  # not known good, or about to go bad: one login finds out
         return LIMIT
 
@@ -160,7 +172,7 @@ class Gate:
                 choice = worked
             if not force and (
                 (choice.version_id in self.failed and self.leader not in (None, login))
-                or self.in_flight >= self._limit(choice)
+                or self.in_flight >= self._limit(choice, current)
             ):
                 if wake not in self._waiting:
                     self._waiting.append(wake)

@@ -43,59 +43,72 @@ if TYPE_CHECKING:
 __all__ = ["AsyncConnectionPool", "ConnectionPool"]
 
 
-def _refusal(name: str, refused: BaseException) -> psycopg.OperationalError:
-    """Return the error a caller gets for a refused login (its cause: the driver's)."""
-    error = psycopg.OperationalError(f"pool {name!r} could not log in: {refused}")
-    error.__cause__ = refused
-    return error
-
-
 def _check(kwargs: dict[str, Any]) -> None:
     if "connection_class" in kwargs:
         raise TypeError("connection_class: the pool's connections log in with the secret")
 
 
-class ConnectionPool(psycopg_pool.ConnectionPool):
+class _Refusals:
+    """What both pools add: the last refused login, and the errors it gives callers."""
+
+    name: str
+    _pool: Any
+    _waiting: Any
+    _refused: BaseException | None = None
+
+    def _fail_fast(self) -> None:
+        """Raise the refusal while logins are refused and no connection is idle."""
+        refused = self._refused
+        if refused is not None and not self._pool:
+            raise self._refusal(refused)
+
+    def _landed(self, exc: BaseException | None) -> list[Any]:
+        """Record a login's outcome; return the callers to fail (hold the pool's lock)."""
+        if exc is None or not is_auth_failure(exc):
+            if exc is None:
+                self._refused = None
+            return []
+        self._refused = exc
+        waiting = list(self._waiting)
+        self._waiting.clear()
+        return waiting
+
+    def _refusal(self, refused: BaseException) -> psycopg.OperationalError:
+        """Return the error a caller gets for a refused login (its cause: the driver's)."""
+        error = psycopg.OperationalError(f"pool {self.name!r} could not log in: {refused}")
+        error.__cause__ = refused
+        return error
+
+
+class ConnectionPool(_Refusals, psycopg_pool.ConnectionPool):
     """A ``psycopg_pool.ConnectionPool`` logging in with ``secret_id``'s credentials."""
 
     def __init__(
-        self,
-        secret_id: str,
-        *,
-        cache: SecretCache | None = None,
-        conninfo: str = "",
-        **kwargs: Any,
+        self, secret_id: str, *, cache: SecretCache | None = None, conninfo: str = "", **kwargs: Any
     ) -> None:
         _check(kwargs)
-        self._refused: BaseException | None = None
-        super().__init__(
-            conninfo, connection_class=connection_class(secret_id, cache=cache), **kwargs
-        )
+        klass = connection_class(secret_id, cache=cache)
+        super().__init__(conninfo, connection_class=klass, **kwargs)
 
     def getconn(self, timeout: float | None = None) -> Any:
         """Return a connection; fail at once while logins are refused and none is idle."""
-        refused = self._refused
-        if refused is not None and not self._pool:
-            raise _refusal(self.name, refused)
+        self._fail_fast()
         return super().getconn(timeout)
 
     def _connect(self, timeout: float | None = None) -> Any:
         try:
             conn = super()._connect(timeout)
         except Exception as exc:
-            if is_auth_failure(exc):
-                self._refused = exc
-                with self._lock:
-                    waiting = list(self._waiting)
-                    self._waiting.clear()
-                for client in waiting:
-                    client.fail(_refusal(self.name, exc))
+            with self._lock:
+                waiting = self._landed(exc)
+            for client in waiting:
+                client.fail(self._refusal(exc))
             raise
-        self._refused = None
+        self._landed(None)
         return conn
 
 
-class AsyncConnectionPool(psycopg_pool.AsyncConnectionPool):
+class AsyncConnectionPool(_Refusals, psycopg_pool.AsyncConnectionPool):
     """A ``psycopg_pool.AsyncConnectionPool`` logging in with ``secret_id``'s credentials."""
 
     def __init__(
@@ -107,29 +120,22 @@ class AsyncConnectionPool(psycopg_pool.AsyncConnectionPool):
         **kwargs: Any,
     ) -> None:
         _check(kwargs)
-        self._refused: BaseException | None = None
-        super().__init__(
-            conninfo, connection_class=async_connection_class(secret_id, cache=cache), **kwargs
-        )
+        klass = async_connection_class(secret_id, cache=cache)
+        super().__init__(conninfo, connection_class=klass, **kwargs)
 
     async def getconn(self, timeout: float | None = None) -> Any:
         """Return a connection; fail at once while logins are refused and none is idle."""
-        refused = self._refused
-        if refused is not None and not self._pool:
-            raise _refusal(self.name, refused)
+        self._fail_fast()
         return await super().getconn(timeout)
 
     async def _connect(self, timeout: float | None = None) -> Any:
         try:
             conn = await super()._connect(timeout)
         except Exception as exc:
-            if is_auth_failure(exc):
-                self._refused = exc
-                async with self._lock:
-                    waiting = list(self._waiting)
-                    self._waiting.clear()
-                for client in waiting:
-                    await client.fail(_refusal(self.name, exc))
+            async with self._lock:
+                waiting = self._landed(exc)
+            for client in waiting:
+                await client.fail(self._refusal(exc))
             raise
-        self._refused = None
+        self._landed(None)
         return conn
