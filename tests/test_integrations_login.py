@@ -238,6 +238,25 @@ def test_async_connections_recover_in_the_window(
     assert postgres.failed_logins() - refused == 1
 
 
+def test_sixteen_async_logins_at_once_cost_at_most_two_refusals(
+    sm: SecretsManagerClient, postgres: PostgresCluster, db_cache: SecretCache
+) -> None:
+    async def login() -> str:
+        async with await aconnect(SECRET_ID, cache=db_cache) as conn:
+            return str(conn.info.password)
+
+    async def main() -> list[str]:
+        assert await login() == "p1"
+        start_rotation(sm, SECRET_ID, json.dumps(postgres.secret("p2")))
+        postgres.set_password("p2")
+        return await asyncio.gather(*(login() for _ in range(16)))
+
+    refused = postgres.failed_logins()
+    assert asyncio.run(main()) == ["p2"] * 16
+    # At most two logins of the secret are in flight at once: only they meet p1 refused.
+    assert 1 <= postgres.failed_logins() - refused <= 2
+
+
 # -- extras stay optional -----------------------------------------------------------------
 
 
