@@ -312,7 +312,7 @@ class AsyncSecretCache(CacheBase):
         from ._core.recovery import look_plan
 
         last = None if full else ticket.previous  # a repeat reads AWSCURRENT alone
-        plan = look_plan(secret_id, *self._look_rules(secret_id), last)
+        plan = look_plan(secret_id, *self._look_rules(secret_id), last, self._clock())
         key = next(plan)
         while True:
             try:

@@ -19,12 +19,13 @@ How often Secrets Manager is asked: a version reported failed for the first time
 always gets a full look (AWSCURRENT, AWSPENDING, AWSCURRENT again when AWSPENDING is
 absent, AWSPREVIOUS when AWSCURRENT is the refused version). A version reported again
 is answered from the last look while it is good (one second); after that a repeat look
-reads AWSCURRENT only and keeps what the last look knew of the other stages while
-AWSCURRENT has not changed. So a version stored after a refusal is offered within one
-look, at most a second after it is stored, and a refused secret costs about one call a
-second. A look is single-flight and remembers failures like any cache entry: while
-Secrets Manager throttles or is down, its backoff (1 s doubling to 60 s) holds for new
-failures too, so a throttled secret costs at most about six calls a minute.
+reads AWSCURRENT, and while AWSCURRENT has not changed keeps what the last look knew of
+the other stages, reading AWSPENDING again every three seconds. So a version stored as
+AWSCURRENT after a refusal is offered within one look, at most a second after it is
+stored (an AWSPENDING within three), and a refused secret costs about four calls every
+three seconds. A look is single-flight and remembers failures like any cache entry:
+while Secrets Manager throttles or is down, its backoff (1 s doubling to 60 s) holds for
+new failures too, so a throttled secret costs at most about six calls a minute.
 
 A look reads AWSCURRENT into the cache itself, so once AWSCURRENT has moved,
 ``get_secret`` returns the new version and later logins succeed the first time. When
@@ -34,6 +35,7 @@ AWSCURRENT is read once more, since finishSecret may have moved it between the r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
@@ -57,18 +59,26 @@ _MAX_FAILED = 16  # failed versions remembered per secret
 class Look:
     """What one look saw: AWSCURRENT, and AWSPENDING / AWSPREVIOUS when read and found."""
 
-    __slots__ = ("current", "pending", "previous")
+    __slots__ = ("current", "pending", "pending_at", "previous")
 
     def __init__(
-        self, current: Secret, pending: Secret | None = None, previous: Secret | None = None
+        self,
+        current: Secret,
+        pending: Secret | None = None,
+        previous: Secret | None = None,
+        *,
+        pending_at: float = -math.inf,
     ) -> None:
         self.current = current
         self.pending = pending
         self.previous = previous
+        self.pending_at = pending_at  # when AWSPENDING was last read (the cache's clock)
 
 
 LookPlan = Generator["Key", Secret, Load[Look]]
 _ABSENT = (SecretNotFoundError, SecretAccessDeniedError)
+#: Seconds a repeat look may go without reading AWSPENDING again.
+PENDING_EVERY = 3 * PER_CALL
 
 
 def look_plan(
@@ -76,32 +86,41 @@ def look_plan(
     acceptable: Callable[[Secret], bool],
     refused: Callable[[Secret], bool],
     last: Look | None = None,
+    now: float = 0.0,
 ) -> LookPlan:
     """Yield the keys to read afresh (into the cache); return the look.
 
-    ``last`` is the previous look, for a repeat report: AWSCURRENT alone is read, and
-    the other stages are kept from ``last`` while AWSCURRENT has not changed.
+    ``last`` is the previous look, for a repeat report: AWSCURRENT is read, and while it
+    has not changed the other stages are kept from ``last``, AWSPENDING being read again
+    once ``PENDING_EVERY`` seconds have passed since ``last`` read it (``now``: the
+    cache's clock).
     """
     current_key: Key = (secret_id, AWSCURRENT, None)
     current = yield current_key
     if acceptable(current):
-        return Load(Look(current), PER_CALL)
+        return Load(Look(current))
     if last is not None and last.current.version_id == current.version_id:
-        return Load(Look(current, last.pending, last.previous), PER_CALL)
+        if now - last.pending_at < PENDING_EVERY:
+            return Load(Look(current, last.pending, last.previous, pending_at=last.pending_at))
+        try:
+            pending = yield (secret_id, AWSPENDING, None)
+        except _ABSENT:
+            pending = None
+        return Load(Look(current, pending, last.previous, pending_at=now))
     try:
-        pending: Secret | None = yield (secret_id, AWSPENDING, None)
+        pending = yield (secret_id, AWSPENDING, None)
     except _ABSENT:
         pending = None
         current = yield current_key
         if acceptable(current):
-            return Load(Look(current), PER_CALL)
+            return Load(Look(current))
     if (pending is not None and acceptable(pending)) or not refused(current):
-        return Load(Look(current, pending), PER_CALL)
+        return Load(Look(current, pending, pending_at=now))
     try:
         previous: Secret | None = yield (secret_id, AWSPREVIOUS, None)
     except _ABSENT:
         previous = None
-    return Load(Look(current, pending, previous), PER_CALL)
+    return Load(Look(current, pending, previous, pending_at=now))
 
 
 class Recovery:
