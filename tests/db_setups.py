@@ -121,8 +121,12 @@ def django_requests(
         }
     )
 
+    opened: list[Any] = []  # each thread's connection wrapper
+
     def query() -> str:
         connection = handler["default"]  # this thread's own, as in a Django worker
+        if connection not in opened:
+            opened.append(connection)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_user")
@@ -133,8 +137,14 @@ def django_requests(
             for each in handler.all(initialized_only=True):
                 each.close_if_unusable_or_obsolete()
 
-    # Each request closed its connection: nothing is left open at the end.
-    yield query
+    try:
+        yield query
+    finally:
+        # Persistent connections outlive their request; their threads have ended, so
+        # close the driver's connections themselves (Django's wrappers are per thread).
+        for wrapper in opened:
+            if wrapper.connection is not None:
+                wrapper.connection.close()
 
 
 @contextmanager
