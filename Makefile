@@ -39,6 +39,7 @@ postgres:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check secretcache tests examples bench tools
 	$(BIN)/ruff format --check secretcache tests examples bench tools
+	$(PY) tools/check_layout.py
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy --strict secretcache

@@ -18,16 +18,21 @@ Resource rules, from IAM's matching (``*`` any run of characters, ``?`` exactly 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._core.identity import looks_suffixed
+from .._core.validate import check_secret_id
+from ._common import EXIT_OK, UsageError, para, valid, where_am_i
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterable, Sequence
+    from typing import TextIO
 
-__all__ = ["FEATURES", "Feature", "Need", "build_policy"]
+__all__ = ["FEATURES", "Feature", "Need", "add_parser", "build_policy", "run"]
 
 GET = "secretsmanager:GetSecretValue"
 DESCRIBE = "secretsmanager:DescribeSecret"
@@ -284,3 +289,85 @@ def build_policy(
                 statement["Condition"] = _decrypt_condition(keys, secrets)
             statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# -- the `secretcache policy` subcommand ----------------------------------------
+
+
+def add_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """Add the ``policy`` subcommand to ``commands``."""
+    policy = commands.add_parser(
+        "policy",
+        help="print the least-privilege IAM policy for reading SECRET_ID ... (JSON)",
+        description=para(
+            "Print the IAM policy (JSON) that lets secretcache read these secrets with the "
+            "features you name, and nothing more. A name becomes its ARN ending in -?????? "
+            "(the six characters AWS appends); an ARN is used as given. Never calls Secrets "
+            "Manager; without --account, STS GetCallerIdentity tells the account."
+        ),
+        epilog=(
+            "examples:\n  secretcache policy prod/db\n"
+            "  secretcache policy prod/db prod/api-key --describe --prefetch\n"
+            "  secretcache policy prod/db --kms-key arn:aws:kms:eu-west-1:111122223333:key/ID"
+            " --region eu-west-1 --region eu-central-1 --account 111122223333"
+        ),
+        formatter_class=formatter,
+    )
+    policy.add_argument("secret_ids", nargs="+", metavar="SECRET_ID", help="secret name or ARN")
+    policy.add_argument(
+        "--describe",
+        action="store_true",
+        help='revalidate="describe" or `secretcache check`: DescribeSecret too',
+    )
+    policy.add_argument(
+        "--prefetch", action="store_true", help="prefetch([...]): BatchGetSecretValue too"
+    )
+    policy.add_argument(
+        "--filters",
+        action="store_true",
+        help="prefetch(filters=...): BatchGetSecretValue and ListSecrets",
+    )
+    policy.add_argument(
+        "--kms-key",
+        metavar="ARN",
+        action="append",
+        default=[],
+        help="ARN of the customer managed key the secrets use (repeat for several)",
+    )
+    policy.add_argument(
+        "--region",
+        metavar="R",
+        action="append",
+        default=[],
+        help="a region the secrets are read in; repeat for replicas (default: configured)",
+    )
+    policy.add_argument(
+        "--account", metavar="ID", help="account of secrets given by name (default: yours)"
+    )
+    policy.add_argument(
+        "--profile",
+        help="named profile whose account and region the policy is for (without --account)",
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    for secret_id in args.secret_ids:
+        valid(check_secret_id, secret_id)
+    names = not all(s.startswith("arn:") for s in args.secret_ids)
+    regions, account = args.region, args.account
+    if names and (not regions or account is None):
+        regions, account = where_am_i(regions, account, args.profile)
+    try:
+        doc = build_policy(
+            args.secret_ids,
+            describe=args.describe,
+            prefetch=args.prefetch,
+            filters=args.filters,
+            kms_keys=args.kms_key,
+            regions=regions,
+            account=account,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(doc, indent=2), file=out)
+    return EXIT_OK
