@@ -235,18 +235,25 @@ class SecretCache(CacheBase):
 
         A newer AWSCURRENT if there is one (the cache then serves it too); else, during
         a rotation window (AWSPENDING set, AWSCURRENT not yet moved), AWSPENDING if it
-        is newer; else None. Never a version that failed, nor one older than a version
-        that failed. A version reported for the first time gets a fresh look; repeated
-        reports are answered from it, so Secrets Manager is asked at most about once a
-        second per secret (and backs off while it throttles).
+        is newer; else AWSPREVIOUS when the refused version is AWSCURRENT (it moved
+        before the database changed); else None. Never a version that failed, nor
+        one older than a version that failed (but AWSCURRENT again once its rollback
+        to AWSPREVIOUS is refused). A version reported for the first time gets a
+        fresh look; repeated reports are answered from it for a second, then a look
+        at AWSCURRENT alone: a new version is offered at most a second after it is
+        stored, and Secrets Manager is asked about once a second per secret (and backs
+        off while it throttles).
         """
         news, look = self._known_look(secret_id, failed_version_id)
         if look is None:
-            look = self._recovery.looks.get(secret_id, partial(self._look, secret_id), force=news)
+            look = self._recovery.looks.get(
+                secret_id, partial(self._look, secret_id, news), force=news
+            )
         return self._candidate(secret_id, look)
 
-    def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        return run(self._look_plan(secret_id), self._read_afresh)
+    def _look(self, secret_id: str, full: bool, ticket: Ticket[str, Look]) -> Load[Look]:
+        last = None if full else ticket.previous  # a repeat reads AWSCURRENT first
+        return run(self._look_plan(secret_id, last), self._read_afresh)
 
     def _read_afresh(self, key: Key) -> Secret:
         loader = partial(self._load, must_read=True, past_cache=True)
