@@ -351,7 +351,8 @@ def write_section(name: str, body: str) -> None:
         text = (
             "# secretcache benchmark results\n\n"
             "Written by `bench/compare.py`, `bench/fleet.py`, `bench/rotation_logins.py`, "
-            "`bench/outage.py` and `bench/coldstart.py` (`make bench`); do not edit.\n\n"
+            "`bench/outage.py`, `bench/coldstart.py` and `bench/settings.py` (`make bench`);"
+            " do not edit.\n\n"
             "<!-- begin compare -->\n<!-- end compare -->\n\n"
             "<!-- begin fleet -->\n<!-- end fleet -->\n\n"
             "<!-- begin coldstart -->\n<!-- end coldstart -->\n"
