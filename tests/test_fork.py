@@ -101,6 +101,15 @@ def test_refresh_ahead_restarts_in_the_child_on_first_use() -> None:
     assert report["ok"] == {"before": 0, "after": 1}
 
 
+def test_refresh_ahead_restarts_in_the_child_on_a_hit_too() -> None:
+    report = _scenario("refresh-ahead-hit")
+    print(f"\nthe child's read past the inherited expiry took {report['ok']['read_seconds']} s")
+    ok = report["ok"]
+    assert (ok["before"], ok["after"]) == (0, 1)  # started by a hit
+    assert ok["refreshes"] >= 1  # by the child's own thread, before expiry
+    assert ok["misses"] == 0  # so no reader of the child ever waited for a load
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

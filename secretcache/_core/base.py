@@ -24,6 +24,7 @@ from .events import Candidates, Events
 from .forksafe import ForkSafeLock
 from .identity import Identity, identity
 from .models import Key, RotationCallback, make_key
+from .observe import LOAD, load_reason
 from .revalidate import plan_load
 from .rules import secret_wide
 from .store import Entry, Store
@@ -70,7 +71,7 @@ class CacheBase(Events, Candidates):
 
     #: The shell's name, for messages.
     _kind: ClassVar[str]
-    #: Builds the cache's source from its arguments (``_sources.fallbacks.build_source``
+    #: Builds the cache's source from its arguments (``_sources.build_source``
     #: for the shell's kind of source); the core itself knows no source.
     _sourcing: ClassVar[Callable[..., Any]]
     _asynchronous: ClassVar[bool]
@@ -199,6 +200,8 @@ class CacheBase(Events, Candidates):
         with also ends the secret's other keys it speaks for (``_on_terminal``).
         """
         entry = ticket.entry
+        # Before the first request, in the driver's context: observers of calls read it.
+        LOAD.set(load_reason(ticket.force, entry, self._clock()))
         steps = Steps(
             plan_load(
                 ticket.key,
