@@ -7,13 +7,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._core import parse as _parse
+from ._core import run
 from ._core.base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
 from ._core.forksafe import ForkSafeLock
 from ._core.models import AWSCURRENT, Secret
-from ._core.steps import run
 from ._core.validate import check_client
+from ._sources import build_source, default_primary
 from ._sources.botocore import BotocoreSource, check_session
-from ._sources.fallbacks import build_source, default_primary
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:

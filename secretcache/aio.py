@@ -20,16 +20,16 @@ import os
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._core import arun
 from ._core import parse as _parse
 from ._core.base import CacheBase, Key, make_key
 from ._core.extension_env import choose_source
 from ._core.models import AWSCURRENT, Secret
-from ._core.steps import arun
 from ._core.store import Entry, Load, Store, Ticket
 from ._core.validate import check_client
+from ._sources import build_source, default_primary
 from ._sources.aio_failover import AsyncFailoverSource
 from ._sources.aiobotocore import AioBotocoreSource, AsyncSecretSource, build_async_client
-from ._sources.fallbacks import build_source, default_primary
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:

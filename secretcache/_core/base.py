@@ -2,7 +2,7 @@
 
 Everything here is free of I/O. The two caches differ only in how they wait: a load
 plan (``_load_plan``), a rotation look (``_look_plan``) and a prefetch plan are driven
-with blocking calls in one (``steps.run``) and awaits in the other (``steps.arun``).
+with blocking calls in one (``_core.run``) and awaits in the other (``_core.arun``).
 The counters and rotation events are ``events.Events``; rotation_candidate's memory is
 ``events.Candidates``.
 """
@@ -16,6 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..exceptions import SecretCacheError
+from . import Steps
 from . import forksafe as _forksafe
 from . import parse as _parse
 from .bounded import BoundedSet
@@ -26,7 +27,6 @@ from .models import Key, RotationCallback, make_key
 from .observe import LOAD, load_reason
 from .revalidate import plan_load
 from .rules import secret_wide
-from .steps import Steps
 from .store import Entry, Store
 from .traits import source_traits
 from .validate import (
@@ -72,7 +72,7 @@ class CacheBase(Events, Candidates):
 
     #: The shell's name, for messages.
     _kind: ClassVar[str]
-    #: Builds the cache's source from its arguments (``_sources.fallbacks.build_source``
+    #: Builds the cache's source from its arguments (``_sources.build_source``
     #: for the shell's kind of source); the core itself knows no source.
     _sourcing: ClassVar[Callable[..., Any]]
     #: Returns the source a cache given no client, session or source reads through (the

@@ -241,7 +241,7 @@ class Trip:
     def plan(self) -> Generator[int, Any, Any]:
         """Yield the index of each source to ask in turn; return the first answer.
 
-        The sources drive it (``steps.run`` / ``steps.arun``): each source yielded is
+        The sources drive it (``_core.run`` / ``_core.arun``): each source yielded is
         asked and its answer sent back, or its ``SecretCacheError`` thrown in.
         """
         while (index := self.next()) is not None:

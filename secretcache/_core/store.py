@@ -37,13 +37,16 @@ from .entries import (
     Ticket,
     _Failure,
     _Flight,
+    backoff_step,
+    detached,
     fresh_copy,
 )
 from .rules import keeps_stale, not_ready
 from .upkeep import Upkeep
 
-# The records a store hands out are served here too (their home is ``entries``).
-__all__ = ["Batch", "Entry", "Load", "Store", "Ticket"]
+# The records a store hands out, and the helpers for remembered errors, are served here
+# too (their home is ``entries``).
+__all__ = ["Batch", "Entry", "Load", "Store", "Ticket", "backoff_step", "detached", "fresh_copy"]
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)

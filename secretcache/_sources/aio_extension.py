@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from .._core.steps import arun
+from .._core import arun
 from .extension import _Settings, _unsupported
 from .extension_answers import answer
 from .extension_protocol import Request, framing, parse_head

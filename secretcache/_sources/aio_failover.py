@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._core import arun
 from .._core.regions import Regions
-from .._core.steps import arun
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -1,9 +1,10 @@
-"""The botocore source: one region's Secrets Manager client, built lazily if not given.
+"""The source seam (``SecretSource``) and the botocore source over one region's client.
 
 The caches call AWS only through a source: this module's ``BotocoreSource`` (and
 ``aiobotocore``'s async twin; ``failover`` composes them across regions). What it sends
 and what each answer means is ``answers``, shared with the async twin; it only waits.
-Every botocore error leaves it already mapped to secretcache's tree
+A source knows nothing of caching and raises only ``SecretCacheError``s: every botocore
+error leaves it already mapped to secretcache's tree
 (``_core.errors.mapping_errors``). (``secretcache.compat`` and the command line build
 clients of their own, as their users expect.)
 """
@@ -11,7 +12,7 @@ clients of their own, as their users expect.)
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast, runtime_checkable
 
 from .._core import forksafe as _forksafe
 from .._core.errors import mapping_errors
@@ -32,7 +33,6 @@ from .answers import (
     metadata_from_response,
     secret_from_response,
 )
-from .protocol import SecretSource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     #: What ``session=`` takes: either builds the same client.
     AnySession: TypeAlias = boto3.Session | botocore.session.Session
 
-# BatchPage, SecretSource, CLIENT_SETTINGS and the answer helpers are served here too,
-# where they were first defined.
+# BatchPage, CLIENT_SETTINGS and the answer helpers are served here too, where they
+# were first defined.
 __all__ = [
     "CLIENT_SETTINGS",
     "BatchPage",
@@ -63,6 +63,31 @@ __all__ = [
     "one_attempt",
     "secret_from_response",
 ]
+
+
+@runtime_checkable
+class SecretSource(Protocol):
+    """Where a cache reads secrets from; raises only ``SecretCacheError``s."""
+
+    def get_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Read one version of a secret (GetSecretValue)."""
+        ...
+
+    def describe_secret(self, secret_id: str) -> SecretMetadata:
+        """Read a secret's metadata and stage map (DescribeSecret), never its value."""
+        ...
+
+    def batch_get_secret_value(
+        self,
+        *,
+        secret_ids: Sequence[str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        next_token: str | None = None,
+    ) -> BatchPage:
+        """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
+        ...
 
 
 def check_session(session: object) -> None:

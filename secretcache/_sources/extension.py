@@ -18,9 +18,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .._core import run
 from .._core.extension_env import installed_extension
 from .._core.logs import log
-from .._core.steps import run
 from ..exceptions import (
     InvalidSecretRequestError,
     SecretCacheError,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._core import run
 from .._core.regions import Regions
-from .._core.steps import run
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
