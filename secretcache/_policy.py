@@ -27,7 +27,16 @@ from ._identity import looks_suffixed
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-__all__ = ["FEATURES", "Feature", "Need", "build_policy"]
+__all__ = [
+    "FEATURES",
+    "Feature",
+    "Need",
+    "build_policy",
+    "check_account",
+    "check_kms_key",
+    "check_options",
+    "check_region",
+]
 
 GET = "secretsmanager:GetSecretValue"
 DESCRIBE = "secretsmanager:DescribeSecret"
@@ -129,7 +138,7 @@ _KEY_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"key/(?P<id>[A-Za-z0-9-]+)"
 )
-_ACCOUNT = re.compile(r"\d{12}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
 _SID = {
     "secret": "ReadTheseSecrets",
     "*": "ActionsWithoutResourceArns",
@@ -138,20 +147,96 @@ _SID = {
 
 
 class _Partitions:
-    """Tell each region's partition from botocore's endpoint data (loaded once per policy)."""
+    """Tell each region's partition from botocore's endpoint data (loaded once per policy).
+
+    Only regions where botocore's data lists Secrets Manager count: a partition's name
+    pattern alone (``us-eest-1`` looks like an ``aws`` region) would accept any typo.
+    """
 
     def __init__(self) -> None:
-        import botocore.session
+        import botocore
+        from botocore.loaders import create_loader
+        from botocore.regions import EndpointResolver
 
-        self._session = botocore.session.get_session()
+        # The data files alone: a session would also read the profile (AWS_PROFILE),
+        # whose errors belong to the command's own look-up of the account.
+        resolver = EndpointResolver(create_loader().load_data("endpoints"))
+        self.botocore_version = botocore.__version__
+        self.regions = {
+            region: partition
+            for partition in resolver.get_available_partitions()
+            for region in resolver.get_available_endpoints("secretsmanager", partition)
+        }
 
-    def __call__(self, region: str) -> str:
-        from botocore.exceptions import UnknownRegionError
+    def __call__(self, region: str, what: str = "--region") -> str:
+        partition = self.regions.get(region)
+        if partition is None:
+            close = _nearest(region, self.regions)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ValueError(
+                f"{what} {region!r}: unknown AWS region (not in botocore "
+                f"{self.botocore_version}'s Secrets Manager endpoints){hint}"
+            )
+        return partition
 
-        try:
-            return str(self._session.get_partition_for_region(region))
-        except UnknownRegionError as exc:
-            raise ValueError(f"unknown AWS region {region!r}") from exc
+
+def _nearest(word: str, candidates: Iterable[str]) -> list[str]:
+    """Return the candidates at the smallest edit distance from ``word`` (at most 2)."""
+    by_distance: dict[int, list[str]] = {}
+    for candidate in sorted(candidates):
+        by_distance.setdefault(_distance(word, candidate), []).append(candidate)
+    best = min(by_distance, default=3)
+    return by_distance[best][:3] if best <= 2 else []
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance: a typo in a region name is one or two edits."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def check_region(region: str) -> str:
+    """Return the partition of a region Secrets Manager serves; ValueError naming it if none."""
+    return _Partitions()(region)
+
+
+def check_account(account: str) -> str:
+    """Return ``account`` if it is an AWS account id (12 digits); ValueError naming it if not."""
+    if not _ACCOUNT.fullmatch(account):
+        raise ValueError(f"--account {account!r}: an AWS account id is 12 digits")
+    return account
+
+
+def check_options(regions: Sequence[str], account: str | None, kms_keys: Sequence[str]) -> None:
+    """Check the policy command's free-form options at once; ValueError naming the first bad one.
+
+    Run before anything asks AWS: a mistyped region would otherwise reach STS first.
+    """
+    partition_of = _Partitions()
+    for region in regions:
+        partition_of(region)
+    if account is not None:
+        check_account(account)
+    for key in kms_keys:
+        check_kms_key(key, partition_of)
+
+
+def check_kms_key(key: str, partition_of: _Partitions | None = None) -> tuple[str, str]:
+    """Return (region, key id) of a KMS key ARN; ValueError naming a malformed one."""
+    arn = _KEY_ARN.fullmatch(key)
+    if arn is None:
+        raise ValueError(
+            f"--kms-key {key!r}: give the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); "
+            "an alias or a bare key id cannot scope kms:Decrypt"
+        )
+    partition_of = partition_of or _Partitions()
+    if partition_of(arn["region"], f"--kms-key {key!r}: region") != arn["partition"]:
+        raise ValueError(f"--kms-key {key!r}: region and partition disagree")
+    return arn["region"], arn["id"]
 
 
 def _secret_arns(
@@ -173,7 +258,7 @@ def _secret_arns(
         name = f"{secret_id}-??????"
     else:
         own = arn["region"]
-        if partition_of(own) != arn["partition"]:
+        if partition_of(own, f"{secret_id!r}: region") != arn["partition"]:
             raise ValueError(f"{secret_id!r}: region {own} is not in partition {arn['partition']}")
         where = [(r, partition_of(r), arn["account"]) for r in dict.fromkeys([own, *regions])]
         if any(p != arn["partition"] for _, p, _ in where):
@@ -189,23 +274,15 @@ def _key_arns(
     """Return (region, key ARN) for each key; a multi-Region key is named in every region."""
     found: dict[str, str] = {}
     for key in kms_keys:
-        arn = _KEY_ARN.fullmatch(key)
-        if arn is None:
+        region, key_id = check_kms_key(key, partition_of)
+        if region not in regions:
             raise ValueError(
-                f"--kms-key {key!r}: give the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); "
-                "an alias or a bare key id cannot scope kms:Decrypt"
+                f"--kms-key {key!r} is in {region}, where no secret is read: add --region {region}"
             )
-        if partition_of(arn["region"]) != arn["partition"]:
-            raise ValueError(f"--kms-key {key!r}: region and partition disagree")
-        if arn["region"] not in regions:
-            raise ValueError(
-                f"--kms-key {key!r} is in {arn['region']}, where no secret is read: "
-                f"add --region {arn['region']}"
-            )
-        found.setdefault(key, arn["region"])
-        if arn["id"].startswith("mrk-"):  # replicas of a multi-Region key share its id
-            for region in regions:
-                found.setdefault(key.replace(f":{arn['region']}:", f":{region}:", 1), region)
+        found.setdefault(key, region)
+        if key_id.startswith("mrk-"):  # replicas of a multi-Region key share its id
+            for other in regions:
+                found.setdefault(key.replace(f":{region}:", f":{other}:", 1), other)
     return [(region, key) for key, region in found.items()]
 
 
@@ -245,8 +322,8 @@ def build_policy(
     """
     if isinstance(secret_ids, str) or not secret_ids:
         raise ValueError("name at least one secret")
-    if account is not None and not _ACCOUNT.fullmatch(account):
-        raise ValueError(f"--account {account!r}: an AWS account id is 12 digits")
+    if account is not None:
+        check_account(account)
     regions = list(dict.fromkeys(regions))
     partition_of = _Partitions()
     for region in regions:

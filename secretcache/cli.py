@@ -82,9 +82,15 @@ def _common(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     aws.add_argument(
         "--region",
         dest=f"{prefix}region",
+        metavar="REGION",
         help="AWS region (default: from the environment or profile)",
     )
-    aws.add_argument("--profile", dest=f"{prefix}profile", help="named profile from ~/.aws/config")
+    aws.add_argument(
+        "--profile",
+        dest=f"{prefix}profile",
+        metavar="PROFILE",
+        help="named profile from ~/.aws/config",
+    )
     aws.add_argument(
         "--endpoint-url",
         dest=f"{prefix}endpoint_url",
@@ -617,10 +623,14 @@ def _print_block(
 
 
 def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._policy import build_policy
+    from ._policy import build_policy, check_options
 
     for secret_id in args.secret_ids:
         _valid(check_secret_id, secret_id)
+    try:
+        check_options(args.region, args.account, args.kms_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     names = not all(s.startswith("arn:") for s in args.secret_ids)
     regions, account = args.region, args.account
     if names and (not regions or account is None):
