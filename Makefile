@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: test demo bench docs lint typecheck pytest postgres wheel installed matrix clean
+.PHONY: test demo bench bench-record docs lint typecheck pytest postgres wheel installed matrix clean
 
 # pyenv's shims find python3.10 ... python3.13 only for the versions selected: select
 # every 3.10-3.13 the machine has, for nox (a machine without pyenv uses its PATH).
@@ -80,6 +80,14 @@ bench: $(VENV)/.bench postgres
 	$(PY) bench/rotation_logins.py
 	$(PY) bench/outage.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/plots.py --run
+	@echo "this run is in bench/out/ (git-ignored); make bench-record publishes it"
+
+# Publish the last run: its sections into bench/RESULTS.md, its series into bench/results/,
+# the plots in docs/img/ redrawn. Then quote the new figures in docs/benchmarks.md: make
+# test checks every figure there against bench/RESULTS.md.
+bench-record: $(VENV)/.bench
+	$(PY) bench/record.py
 	$(PY) bench/plots.py
 
 clean:
