@@ -48,12 +48,13 @@ pytest: $(VENV)/.dev postgres
 	@$(BIN)/coverage report
 	@echo "total branch coverage: $$($(BIN)/coverage report --format=total)%"
 
-# sdist and wheel, checked as PyPI and pip would see them.
+# sdist and wheel, checked as PyPI and pip would see them (the description's links too).
 wheel: $(VENV)/.dev
 	rm -rf dist
 	$(PY) -m build --outdir dist . >/dev/null
 	$(BIN)/twine check --strict dist/*
 	$(BIN)/check-wheel-contents dist/*.whl
+	$(PY) tools/check_index_page.py dist/*
 
 # The whole suite once more, against the wheel installed in a fresh venv (not editable).
 installed: wheel postgres
