@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: test demo bench bench-record docs lint typecheck pytest postgres wheel installed matrix clean
+.PHONY: test demo bench bench-record docs lint typecheck pytest postgres wheel example-wheel example installed matrix clean
 
 # pyenv's shims find python3.10 ... python3.13 only for the versions selected: select
 # every 3.10-3.13 the machine has, for nox (a machine without pyenv uses its PATH).
@@ -37,8 +37,9 @@ postgres:
 	fi
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check secretcache tests examples bench tools
-	$(BIN)/ruff format --check secretcache tests examples bench tools
+	$(BIN)/ruff check secretcache tests examples bench tools hatch_build.py
+	$(BIN)/ruff format --check secretcache tests examples bench tools hatch_build.py
+	$(BIN)/cfn-lint examples/template.yaml
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy --strict secretcache
@@ -56,6 +57,18 @@ wheel: $(VENV)/.dev
 	$(BIN)/check-wheel-contents dist/*.whl
 	$(PY) tools/check_index_page.py dist/*
 
+# The SAM example's dependencies: `sam build` installs examples/requirements.txt, which
+# finds secretcache (not on a package index yet) in examples/wheels/.
+example-wheel: wheel
+	rm -rf examples/wheels
+	mkdir -p examples/wheels
+	cp dist/*.whl examples/wheels/
+
+# What `sam build` would install, resolved by pip (a dry run): secretcache must be this
+# clone's wheel.
+example: example-wheel
+	$(PY) tools/check_example_install.py
+
 # The whole suite once more, against the wheel installed in a fresh venv (not editable).
 installed: wheel postgres
 	$(NOX) -s tests-3.11
@@ -70,7 +83,7 @@ matrix: wheel postgres
 docs: $(VENV)/.dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test: lint typecheck docs pytest installed
+test: lint typecheck docs pytest example installed
 
 demo: $(VENV)/.demo
 	$(PY) -m secretcache demo
@@ -92,4 +105,5 @@ bench-record: $(VENV)/.bench
 	$(PY) bench/plots.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist site
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov .nox dist site \
+	  examples/wheels bench/out
