@@ -27,13 +27,15 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg]'
 	touch $@
 
-# The rotation tests start a throwaway PostgreSQL cluster; Debian's binaries serve.
+# The rotation tests start a throwaway PostgreSQL cluster; Debian's binaries serve. Two
+# clones' `make test` at once wait for each other's apt lock instead of failing on it.
 postgres:
 	@if [ -x "$$(pg_config --bindir 2>/dev/null)/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  true; \
 	else \
 	  echo "installing Debian's postgresql for the rotation tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get -o DPkg::Lock::Timeout=600 install -y -qq postgresql >/dev/null; \
 	fi
 
 lint: $(VENV)/.dev

@@ -93,7 +93,7 @@ def test_a_child_forked_mid_load_neither_hangs_nor_waits_for_it() -> None:
     report = _scenario("inflight")
     assert "hung" not in report, "the child waited for a load its parent's thread ran"
     assert report["ok"]["value"] == "v1"
-    assert report["ok"]["seconds"] < 15  # a generous bound; a hang would be forever
+    assert report["parent_load_in_flight"]  # the child finished while it was still on the wire
 
 
 def test_refresh_ahead_restarts_in_the_child_on_first_use() -> None:
@@ -101,14 +101,13 @@ def test_refresh_ahead_restarts_in_the_child_on_first_use() -> None:
     assert report["ok"] == {"before": 0, "after": 1}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEndpoint) -> None:
-    port = _free_port()
+    # gunicorn serves a socket bound here (fd://): a port looked up free and bound later
+    # could be taken meanwhile by another suite running on the same machine.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = int(listener.getsockname()[1])
     server = subprocess.Popen(
         [
             sys.executable,
@@ -118,7 +117,7 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
             "--workers",
             "4",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"fd://{listener.fileno()}",
             "--chdir",
             str(HERE),
             "gunicorn_app:app",
@@ -126,7 +125,9 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
         env=_env(AWS_ENDPOINT_URL=endpoint.url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
     )
+    listener.close()  # gunicorn holds its own copy
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
