@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness as h
 
 from secretcache import CacheStats, SecretCache, SecretCacheError
-from secretcache._source import CLIENT_SETTINGS
+from secretcache._sources.botocore import CLIENT_SETTINGS
 from secretcache.testing import FakeClock
 
 EAST, WEST = "us-east-1", "us-west-2"

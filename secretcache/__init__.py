@@ -7,7 +7,7 @@ re-exported here.
 import typing
 
 from ._cache import SecretCache, default_cache
-from ._models import (
+from ._core.models import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
@@ -16,8 +16,8 @@ from ._models import (
     Secret,
     SecretMetadata,
 )
-from ._redact import install_log_scrubber, remove_log_scrubber
-from ._source import BatchPage, BotocoreSource, SecretSource
+from ._core.redact import install_log_scrubber, remove_log_scrubber
+from ._sources.botocore import BatchPage, BotocoreSource, SecretSource
 from ._version import __version__
 from .exceptions import (
     InvalidSecretRequestError,
@@ -34,7 +34,7 @@ from .exceptions import (
 )
 
 if typing.TYPE_CHECKING:
-    from ._failover import FailoverSource
+    from ._sources.failover import FailoverSource
     from .decorators import inject_secret
 
 __all__ = [
@@ -74,7 +74,7 @@ def __getattr__(name: str) -> object:
     # start nothing: the failover machinery (caches without fallback regions) and the
     # decorator.
     if name == "FailoverSource":
-        from ._failover import FailoverSource
+        from ._sources.failover import FailoverSource
 
         return FailoverSource
     if name == "inject_secret":

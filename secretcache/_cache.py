@@ -6,14 +6,14 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import _parse
-from ._base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
-from ._fallbacks import build_source, check_fallbacks
-from ._forksafe import ForkSafeLock
-from ._models import AWSCURRENT, Secret, SecretMetadata
-from ._revalidate import Get
-from ._source import BotocoreSource, check_session
-from ._validate import check_client, check_source
+from ._core import parse as _parse
+from ._core.base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
+from ._core.forksafe import ForkSafeLock
+from ._core.models import AWSCURRENT, Secret, SecretMetadata
+from ._core.revalidate import Get
+from ._core.validate import check_client, check_source
+from ._sources.botocore import BotocoreSource, check_session
+from ._sources.fallbacks import build_source, check_fallbacks
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from ._recovery import Look
+    from ._core.recovery import Look
+    from ._core.store import Entry, Load, Ticket
     from ._refresher import RefreshAhead
-    from ._source import AnySession, SecretSource
-    from ._store import Entry, Load, Ticket
+    from ._sources.botocore import AnySession, SecretSource
 
 __all__ = [
     "DEFAULT_TTL",
@@ -279,7 +279,7 @@ class SecretCache(CacheBase):
         return self._recovery.choose(secret_id, look.value)
 
     def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        from ._recovery import look_plan
+        from ._core.recovery import look_plan
 
         plan = look_plan(secret_id, self._acceptable(secret_id))
         key = next(plan)
@@ -302,7 +302,7 @@ class SecretCache(CacheBase):
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Mapping[str, Secret | SecretCacheError]:
         """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
-        from ._prefetch import prefetch
+        from ._core.prefetch import prefetch
 
         return prefetch(self, secret_ids, filters)
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    from ._base import Key
     from ._cache import SecretCache
-    from ._models import Secret
-    from ._store import Entry
+    from ._core.base import Key
+    from ._core.models import Secret
+    from ._core.store import Entry
 
 __all__ = ["RefreshAhead"]
 

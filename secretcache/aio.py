@@ -19,15 +19,15 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import _parse
-from ._aio_failover import AsyncFailoverSource
-from ._aio_source import AioBotocoreSource, AsyncSecretSource, build_async_client
-from ._base import CacheBase, Key, RotationCallback, make_key
-from ._fallbacks import build_source, check_fallbacks
-from ._models import AWSCURRENT, Secret, SecretMetadata
-from ._revalidate import Get
-from ._store import Entry, Load, Store, Ticket
-from ._validate import check_client, check_source
+from ._core import parse as _parse
+from ._core.base import CacheBase, Key, RotationCallback, make_key
+from ._core.models import AWSCURRENT, Secret, SecretMetadata
+from ._core.revalidate import Get
+from ._core.store import Entry, Load, Store, Ticket
+from ._core.validate import check_client, check_source
+from ._sources.aio_failover import AsyncFailoverSource
+from ._sources.aiobotocore import AioBotocoreSource, AsyncSecretSource, build_async_client
+from ._sources.fallbacks import build_source, check_fallbacks
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
-    from ._recovery import Look
-    from ._store import _Flight
+    from ._core.recovery import Look
+    from ._core.store import _Flight
 
     _FlightLike = _Flight[Any]
 
@@ -306,7 +306,7 @@ class AsyncSecretCache(CacheBase):
         return self._recovery.choose(secret_id, look.value)
 
     async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        from ._recovery import look_plan
+        from ._core.recovery import look_plan
 
         plan = look_plan(secret_id, self._acceptable(secret_id))
         key = next(plan)
@@ -329,7 +329,7 @@ class AsyncSecretCache(CacheBase):
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Mapping[str, Secret | SecretCacheError]:
         """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
-        from ._prefetch import aprefetch
+        from ._core.prefetch import aprefetch
 
         return await aprefetch(self, secret_ids, filters)
 

@@ -21,10 +21,10 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, cast
 
-from . import _parse
 from ._cache import SecretCache, default_cache
-from ._models import AWSCURRENT, Secret
-from ._validate import check_secret_id, check_stage
+from ._core import parse as _parse
+from ._core.models import AWSCURRENT, Secret
+from ._core.validate import check_secret_id, check_stage
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:

@@ -172,7 +172,7 @@ def test_callers_may_mutate_what_they_get(
 
 
 def test_json_is_parsed_once_per_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secretcache import _parse
+    from secretcache._core import parse as _parse
 
     parses: list[str] = []
     real = _parse.parse_json

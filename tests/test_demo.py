@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from secretcache._demo import ROTATED_VALUE, SECRET_VALUE
 from secretcache.cli import main
+from secretcache.cli.demo import ROTATED_VALUE, SECRET_VALUE
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,8 +12,8 @@ from docs_pages import PAGES, ROOT, all_text, page, table
 
 import secretcache
 from secretcache import SecretCache
-from secretcache._errors import BOTOCORE_TABLE, CODE_TABLE
-from secretcache._source import CLIENT_SETTINGS
+from secretcache._core.errors import BOTOCORE_TABLE, CODE_TABLE
+from secretcache._sources.botocore import CLIENT_SETTINGS
 from secretcache.aio import AsyncSecretCache
 from secretcache.cli import build_parser
 

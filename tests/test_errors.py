@@ -168,7 +168,7 @@ def test_no_region_is_a_credentials_error_at_first_read(
 
 
 def test_every_modelled_get_secret_value_error_has_a_specific_class() -> None:
-    from secretcache._errors import map_error
+    from secretcache._core.errors import map_error
 
     model = botocore.session.get_session().get_service_model("secretsmanager")
     shapes = model.operation_model("GetSecretValue").error_shapes
@@ -326,7 +326,7 @@ def test_scrubber_can_be_removed_and_reinstalled(debug_logs: Any, canary: str) -
 
 
 def test_scrubber_honours_the_environment_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from secretcache._redact import auto_install
+    from secretcache._core.redact import auto_install
 
     monkeypatch.setenv("SECRETCACHE_SCRUB_LOGS", "0")
     assert auto_install() is False

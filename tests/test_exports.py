@@ -175,7 +175,7 @@ def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> Non
     code = (
         "import sys, secretcache; secretcache.SecretCache();"
         "print(sorted(m for m in sys.modules if m in"
-        " ('secretcache._regions', 'secretcache._failover', 'secretcache.aio')))"
+        " ('secretcache._core.regions', 'secretcache._sources.failover', 'secretcache.aio')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

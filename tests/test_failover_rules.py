@@ -27,7 +27,7 @@ from secretcache import (
     SecretsManagerUnavailableError,
     SecretSource,
 )
-from secretcache._source import BatchPage, secret_from_response
+from secretcache._sources.botocore import BatchPage, secret_from_response
 from secretcache.testing import FakeClock, InMemorySource
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from secretcache import (
     SecretNotFoundError,
     SecretsManagerUnavailableError,
 )
-from secretcache._errors import CODE_TABLE
+from secretcache._core.errors import CODE_TABLE
 from secretcache.testing import (
     FaultInjector,
     counting_calls,

@@ -2,7 +2,7 @@
 
 Every ```console block of the manual (README.md and docs/) that starts with
 ``$ secretcache policy`` is run and must print exactly the rest of the block; the IAM
-page's feature table must be the one in ``secretcache/_policy.py``.
+page's feature table must be the one in ``secretcache/cli/policy.py``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from docs_pages import PAGES, page
 
-from secretcache._policy import FEATURES
 from secretcache.cli import main
+from secretcache.cli.policy import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._forksafe import ForkSafeLock
+from .._core.forksafe import ForkSafeLock
 
 if TYPE_CHECKING:
     from ..exceptions import SecretCacheError

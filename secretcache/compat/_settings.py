@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from .._validate import check_seconds, check_size, check_stage
+from .._core.validate import check_seconds, check_size, check_stage
 from .config import SecretCacheConfig
 
 if TYPE_CHECKING:

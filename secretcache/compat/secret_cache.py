@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import _forksafe
-from .._errors import map_error
-from .._redact import auto_install
-from .._rules import keeps_stale
-from .._source import CLIENT_SETTINGS, drop_connections
-from .._store import Load, Store
-from .._validate import check_callable, check_secret_id, check_stage
+from .._core import forksafe as _forksafe
+from .._core.errors import map_error
+from .._core.redact import auto_install
+from .._core.rules import keeps_stale
+from .._core.store import Load, Store
+from .._core.validate import check_callable, check_secret_id, check_stage
+from .._sources.botocore import CLIENT_SETTINGS, drop_connections
 from ..exceptions import SecretCacheError
 from ._errors import combine
 from ._records import Described, Version, describe_record, version_record
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from .._store import Ticket
+    from .._core.store import Ticket
 
 __all__ = ["SecretCache"]
 

@@ -28,14 +28,14 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .. import _forksafe
-from .._forksafe import ForkSafeLock
+from .._core import forksafe as _forksafe
+from .._core.forksafe import ForkSafeLock
 from ..exceptions import SecretCacheError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from .._models import Secret
+    from .._core.models import Secret
 
 __all__ = ["AUTH_SQLSTATES", "alogin", "is_auth_failure", "login", "reader"]
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .. import _parse
+from .._core import parse as _parse
 from ..exceptions import SecretFieldError, SecretFormatError
 
 if TYPE_CHECKING:
-    from .._models import Secret
+    from .._core.models import Secret
 
 __all__ = ["Location", "connect_params", "credentials", "location"]
 

@@ -35,9 +35,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._cache import SecretCache, default_cache
-from .._forksafe import ForkSafeLock
-from .._models import AWSCURRENT, CacheStats
-from .._validate import check_secret_id, check_stage, check_version_id
+from .._core.forksafe import ForkSafeLock
+from .._core.models import AWSCURRENT, CacheStats
+from .._core.validate import check_secret_id, check_stage, check_version_id
 from ..exceptions import SecretCacheError, SecretFormatError
 
 if TYPE_CHECKING:

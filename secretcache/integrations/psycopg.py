@@ -24,13 +24,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "secretcache.integrations.psycopg needs psycopg 3: pip install 'secretcache[psycopg]'"
     ) from exc
 
-from .._validate import check_secret_id
+from .._core.validate import check_secret_id
 from ._login import alogin, login, reader
 from ._rds import connect_params
 
 if TYPE_CHECKING:
     from .._cache import SecretCache
-    from .._models import Secret
+    from .._core.models import Secret
     from ..aio import AsyncSecretCache
 
 __all__ = ["aconnect", "async_connection_class", "connect", "connection_class"]

@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "pip install 'secretcache[sqlalchemy]'"
     ) from exc
 
-from .._validate import check_secret_id
+from .._core.validate import check_secret_id
 from ._login import login, reader
 from ._rds import Location, credentials, location
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect, Engine
 
     from .._cache import SecretCache
-    from .._models import Secret
+    from .._core.models import Secret
 
 __all__ = ["DRIVERS", "create_engine", "use_secret"]
 

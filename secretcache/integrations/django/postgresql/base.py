@@ -17,7 +17,7 @@ from ..._login import login, reader
 from ..._rds import credentials, location
 
 if TYPE_CHECKING:
-    from ...._models import Secret
+    from ...._core.models import Secret
 
 __all__ = ["DatabaseWrapper"]
 

@@ -14,15 +14,16 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import _forksafe, _parse
-from ._bounded import BoundedSet
-from ._forksafe import ForkSafeLock
-from ._identity import Identity, identity
-from ._models import CacheStats, RotationEvent, Secret
-from ._revalidate import plan_load
-from ._rules import secret_wide
-from ._store import Entry, Store
-from ._validate import (
+from . import forksafe as _forksafe
+from . import parse as _parse
+from .bounded import BoundedSet
+from .forksafe import ForkSafeLock
+from .identity import Identity, identity
+from .models import CacheStats, RotationEvent, Secret
+from .revalidate import plan_load
+from .rules import secret_wide
+from .store import Entry, Store
+from .validate import (
     check_callable,
     check_fraction,
     check_rng,
@@ -39,12 +40,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-    from ._models import SecretMetadata
-    from ._recovery import Recovery
-    from ._regions import Regions
-    from ._revalidate import Plan
-    from ._store import Ticket
-    from .exceptions import SecretCacheError
+    from ..exceptions import SecretCacheError
+    from .models import SecretMetadata
+    from .recovery import Recovery
+    from .regions import Regions
+    from .revalidate import Plan
+    from .store import Ticket
 
 __all__ = [
     "DEFAULT_TTL",
@@ -329,7 +330,7 @@ class CacheBase:
         """Return rotation_candidate's memory, built (and its module imported) on first use."""
         state = self._recovery_state
         if state is None:
-            from ._recovery import Recovery
+            from .recovery import Recovery
 
             with self._counter_lock:
                 state = self._recovery_state

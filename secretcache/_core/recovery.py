@@ -27,15 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
-from ._forksafe import ForkSafeLock
-from ._models import AWSCURRENT, AWSPENDING, Secret
-from ._store import Load, Store
-from .exceptions import SecretAccessDeniedError, SecretNotFoundError
+from ..exceptions import SecretAccessDeniedError, SecretNotFoundError
+from .forksafe import ForkSafeLock
+from .models import AWSCURRENT, AWSPENDING, Secret
+from .store import Load, Store
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ._base import Key
+    from .base import Key
 
 __all__ = ["PER_CALL", "Look", "LookPlan", "Recovery", "look_plan"]
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._errors import map_error
-from ._models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, SecretMetadata
-from ._source import BatchPage
-from .exceptions import InvalidSecretRequestError, SecretCacheError
+from .._core.errors import map_error
+from .._core.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS, Secret, SecretMetadata
+from .._sources.botocore import BatchPage
+from ..exceptions import InvalidSecretRequestError, SecretCacheError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence

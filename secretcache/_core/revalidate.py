@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
-from ._models import Secret, SecretMetadata
-from ._store import Load
-from .exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFoundError
+from ..exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFoundError
+from .models import Secret, SecretMetadata
+from .store import Load
 
 if TYPE_CHECKING:
-    from ._bounded import BoundedSet
+    from .bounded import BoundedSet
 
 __all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load", "settle"]
 

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from .exceptions import (
+from ..exceptions import (
     SecretCacheError,
     SecretCredentialsError,
     SecretDecryptionError,

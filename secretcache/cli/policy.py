@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._identity import looks_suffixed
+from .._core.identity import looks_suffixed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

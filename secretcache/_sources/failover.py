@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._regions import Regions, Trip
-from .exceptions import SecretCacheError
+from .._core.regions import Regions, Trip
+from ..exceptions import SecretCacheError
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable, Mapping, Sequence
 
-    from ._models import Secret, SecretMetadata
-    from ._source import BatchPage, SecretSource
+    from .._core.models import Secret, SecretMetadata
+    from .botocore import BatchPage, SecretSource
 
 __all__ = ["FailoverSource"]
 

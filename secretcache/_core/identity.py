@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._models import Secret
+    from .models import Secret
 
 __all__ = ["Identity", "identity", "looks_suffixed", "parse_arn"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import SecretFieldError, SecretFormatError
+from ..exceptions import SecretFieldError, SecretFormatError
 
 if TYPE_CHECKING:
-    from ._models import Secret
+    from .models import Secret
 
 __all__ = ["as_binary", "as_string", "copy_json", "field_of", "parse_json"]
 

@@ -29,9 +29,9 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from . import _forksafe
-from ._rules import keeps_stale
-from .exceptions import SecretCacheError
+from ..exceptions import SecretCacheError
+from . import forksafe as _forksafe
+from .rules import keeps_stale
 
 __all__ = [
     "BACKOFF_BASE",

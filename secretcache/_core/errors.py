@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore import exceptions as bce
 
-from .exceptions import (
+from ..exceptions import (
     InvalidSecretRequestError,
     SecretAccessDeniedError,
     SecretCacheError,

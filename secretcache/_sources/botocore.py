@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast, runtime_checkable
 
-from . import _forksafe
-from ._errors import map_error, mapping_errors
-from ._forksafe import ForkSafeLock
-from ._models import Secret, SecretMetadata
-from ._rules import REVOKED_CREDENTIAL_CODES
-from ._version import __version__
-from .exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
+from .._core import forksafe as _forksafe
+from .._core.errors import map_error, mapping_errors
+from .._core.forksafe import ForkSafeLock
+from .._core.models import Secret, SecretMetadata
+from .._core.rules import REVOKED_CREDENTIAL_CODES
+from .._version import __version__
+from ..exceptions import SecretCacheError, SecretCredentialsError, SecretsManagerUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -452,6 +452,6 @@ def _batch_error(secret_id: str, entry: Mapping[str, Any]) -> SecretCacheError:
 
 
 def _install_scrubber() -> None:
-    from ._redact import auto_install
+    from .._core.redact import auto_install
 
     auto_install()

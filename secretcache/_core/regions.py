@@ -29,16 +29,16 @@ import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _forksafe
-from ._forksafe import ForkSafeLock
-from ._identity import parse_arn
-from ._source import BatchPage
-from ._store import backoff_step, detached
-from ._validate import check_callable, check_rng
-from .exceptions import SecretCacheError, SecretsManagerUnavailableError
+from .._sources.botocore import BatchPage
+from ..exceptions import SecretCacheError, SecretsManagerUnavailableError
+from . import forksafe as _forksafe
+from .forksafe import ForkSafeLock
+from .identity import parse_arn
+from .store import backoff_step, detached
+from .validate import check_callable, check_rng
 
 if TYPE_CHECKING:
-    from ._models import Secret, SecretMetadata
+    from .models import Secret, SecretMetadata
 
 __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 

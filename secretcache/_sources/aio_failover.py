@@ -10,16 +10,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._regions import Regions, Trip
-from .exceptions import SecretCacheError
+from .._core.regions import Regions, Trip
+from ..exceptions import SecretCacheError
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-    from ._aio_source import AsyncSecretSource
-    from ._models import Secret, SecretMetadata
-    from ._source import BatchPage
+    from .._core.models import Secret, SecretMetadata
+    from .aiobotocore import AsyncSecretSource
+    from .botocore import BatchPage
 
 __all__ = ["AsyncFailoverSource"]
 

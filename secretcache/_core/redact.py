@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ._forksafe import ForkSafeLock
+from .forksafe import ForkSafeLock
 
 __all__ = ["install_log_scrubber", "remove_log_scrubber"]
 

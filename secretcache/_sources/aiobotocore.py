@@ -12,10 +12,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from . import _forksafe
-from ._errors import mapping_errors
-from ._forksafe import ForkSafeLock
-from ._source import (
+from .._core import forksafe as _forksafe
+from .._core.errors import mapping_errors
+from .._core.forksafe import ForkSafeLock
+from .botocore import (
     CLIENT_SETTINGS,
     BatchPage,
     _install_scrubber,
@@ -30,7 +30,7 @@ from ._source import (
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
 
-    from ._models import Secret, SecretMetadata
+    from .._core.models import Secret, SecretMetadata
 
 __all__ = ["AioBotocoreSource", "AsyncSecretSource", "build_async_client"]
 

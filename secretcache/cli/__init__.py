@@ -18,11 +18,11 @@ import textwrap
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from ._models import AWSCURRENT, AWSPENDING, AWSPREVIOUS
-from ._source import CLIENT_SETTINGS
-from ._validate import check_secret_id, check_stage, check_version_id
-from ._version import __version__
-from .exceptions import InvalidSecretRequestError, SecretCacheError, SecretCredentialsError
+from .._core.models import AWSCURRENT, AWSPENDING, AWSPREVIOUS
+from .._core.validate import check_secret_id, check_stage, check_version_id
+from .._sources.botocore import CLIENT_SETTINGS
+from .._version import __version__
+from ..exceptions import InvalidSecretRequestError, SecretCacheError, SecretCredentialsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sts import STSClient
 
-    from ._cache import SecretCache
-    from ._models import Secret
+    from .._cache import SecretCache
+    from .._core.models import Secret
 
 __all__ = ["main"]
 
@@ -352,7 +352,7 @@ def _stage_order(stages: Sequence[str]) -> tuple[int, str]:
 
 
 def _whoami(sts: STSClient, out: TextIO) -> None:
-    from ._errors import mapping_errors
+    from .._core.errors import mapping_errors
 
     try:
         with mapping_errors():
@@ -368,7 +368,7 @@ def _whoami(sts: STSClient, out: TextIO) -> None:
 
 def _metadata(sm: SecretsManagerClient, secret_id: str, out: TextIO) -> Mapping[str, Any]:
     """Print what DescribeSecret tells; return its response (empty if it failed)."""
-    from ._errors import mapping_errors
+    from .._core.errors import mapping_errors
 
     try:
         with mapping_errors(secret_id=secret_id):
@@ -443,8 +443,8 @@ def _replicas(
 
 def _answers_in(args: argparse.Namespace, region: str, here: Secret | None) -> str:
     """Read AWSCURRENT in ``region`` (the ARN rewritten for it); say how it went."""
-    from ._regions import in_region
-    from ._source import BotocoreSource
+    from .._core.regions import in_region
+    from .._sources.botocore import BotocoreSource
 
     asked = in_region(here.arn if here is not None and here.arn else args.secret_id, region)
     try:
@@ -461,7 +461,7 @@ def _answers_in(args: argparse.Namespace, region: str, here: Secret | None) -> s
 
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._cache import SecretCache
+    from .._cache import SecretCache
 
     _valid(check_secret_id, args.secret_id)
     sm, sts, region = _clients(args)
@@ -500,7 +500,7 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._cache import SecretCache
+    from .._cache import SecretCache
 
     _valid(check_secret_id, args.secret_id)
     # No argparse default for --stage: a default equal to the given value would slip
@@ -623,7 +623,7 @@ def _print_block(
 
 
 def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._policy import build_policy, check_options
+    from .policy import build_policy, check_options
 
     for secret_id in args.secret_ids:
         _valid(check_secret_id, secret_id)
@@ -659,7 +659,7 @@ def _where_am_i(
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
-    from ._errors import mapping_errors
+    from .._core.errors import mapping_errors
 
     try:
         session = boto3.Session(profile_name=profile)
@@ -685,7 +685,7 @@ def _where_am_i(
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._demo import MissingMotoError, run
+    from .demo import MissingMotoError, run
 
     try:
         return run(reveal=args.reveal, out=out)

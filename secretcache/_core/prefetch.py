@@ -29,20 +29,20 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ._base import Key
-from ._models import AWSCURRENT, Secret
-from ._revalidate import settle
-from ._rules import keeps_stale
-from ._validate import check_secret_id
-from .exceptions import SecretAccessDeniedError, SecretCacheError
+from ..exceptions import SecretAccessDeniedError, SecretCacheError
+from .base import Key
+from .models import AWSCURRENT, Secret
+from .revalidate import settle
+from .rules import keeps_stale
+from .validate import check_secret_id
 
 if TYPE_CHECKING:
-    from ._cache import SecretCache
-    from ._revalidate import Lags
-    from ._source import BatchPage
-    from ._store import Batch as StoreBatch
-    from ._store import Store
-    from .aio import AsyncSecretCache
+    from .._cache import SecretCache
+    from .._sources.botocore import BatchPage
+    from ..aio import AsyncSecretCache
+    from .revalidate import Lags
+    from .store import Batch as StoreBatch
+    from .store import Store
 
 __all__ = ["BATCH_SIZE", "Batch", "Singles", "aprefetch", "plan_prefetch", "prefetch"]
 

@@ -17,9 +17,9 @@ import time
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._cache import SecretCache
-from .exceptions import SecretCacheError
-from .testing import rotate_secret
+from .._cache import SecretCache
+from ..exceptions import SecretCacheError
+from ..testing import rotate_secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from ._models import RotationEvent, Secret
+    from .._core.models import RotationEvent, Secret
 
 __all__ = ["ROTATED_VALUE", "SECRET_NAME", "SECRET_VALUE", "MissingMotoError", "run"]
 

@@ -73,9 +73,9 @@ def build_source(
         return region_source(client, session)
     failover: Callable[..., Any]
     if asynchronous:
-        from ._aio_failover import AsyncFailoverSource as failover
+        from .aio_failover import AsyncFailoverSource as failover
     else:
-        from ._failover import FailoverSource as failover
+        from .failover import FailoverSource as failover
     # A primary built here sends each request once: its fallbacks are its retries.
     primary = region_source(client, session, single_attempt=client is None)
     return failover(primary, fallbacks, clock=clock, rng=rng)

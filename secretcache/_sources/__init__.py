@@ -1,0 +1,1 @@
+"""The sources: the only code that does I/O (botocore, aiobotocore, failover)."""
