@@ -63,11 +63,12 @@ def problems(report: dict[str, Any], names: list[str], wheels: Path, want: str) 
     return found
 
 
-def main() -> int:
-    """Run pip's dry run; print what it would install; 1 if secretcache is not ours."""
-    if not any(WHEELS.glob("secretcache-*.whl")):
-        print(f"no wheel in {WHEELS}: run `make example-wheel`", file=sys.stderr)
-        return 1
+def resolve(requirements: Path, *pip_options: str) -> dict[str, Any]:
+    """Return pip's install report for ``requirements`` (a dry run, nothing installed).
+
+    pip runs in a scratch directory: the file's relative --find-links must resolve from
+    the file itself, wherever ``sam build`` runs pip.
+    """
     with tempfile.TemporaryDirectory(prefix="secretcache-example-") as tmp:
         report_path = Path(tmp) / "report.json"
         subprocess.run(
@@ -79,15 +80,25 @@ def main() -> int:
                 "--dry-run",
                 "--ignore-installed",
                 "--quiet",
+                *pip_options,
                 "--report",
                 str(report_path),
                 "-r",
-                str(REQUIREMENTS),
+                str(requirements),
             ],
-            cwd=tmp,  # pip must find the wheels from the file, wherever it runs
+            cwd=tmp,
             check=True,
         )
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    return report
+
+
+def main() -> int:
+    """Run pip's dry run; print what it would install; 1 if secretcache is not ours."""
+    if not any(WHEELS.glob("secretcache-*.whl")):
+        print(f"no wheel in {WHEELS}: run `make example-wheel`", file=sys.stderr)
+        return 1
+    report = resolve(REQUIREMENTS)
     names = requirement_names(REQUIREMENTS.read_text(encoding="utf-8"))
     found = problems(report, names, WHEELS, version())
     for problem in found:
