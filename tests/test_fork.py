@@ -130,7 +130,7 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
     listener.close()  # gunicorn holds its own copy
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a hang guard: a loaded machine starts slowly
         while True:
             try:
                 urllib.request.urlopen(f"{base}/warm-up", timeout=5).read()
@@ -141,7 +141,7 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
         ids = [f"tenant-{n}" for n in range(200)]
 
         def fetch(secret_id: str) -> str:
-            with urllib.request.urlopen(f"{base}/{secret_id}", timeout=30) as answer:
+            with urllib.request.urlopen(f"{base}/{secret_id}", timeout=120) as answer:
                 return str(answer.read().decode())
 
         with ThreadPoolExecutor(16) as pool:
