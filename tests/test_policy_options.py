@@ -99,3 +99,25 @@ def test_usage_lines_name_options_as_a_reader_would(
     text = capsys.readouterr().out
     assert "BEFORE_" not in text
     assert "--region REGION" in text or "--region R" in text
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1", "http://", "http://[::1"])
+@pytest.mark.parametrize("command", ["get", "check"])
+def test_a_malformed_endpoint_url_exits_2_naming_it(
+    url: str, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "prod/db", "--region", "us-east-1", "--endpoint-url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --endpoint-url: {url!r} is not an http:// or https:// URL" in err
+
+
+@pytest.mark.parametrize("command", ["get", "check"])
+def test_get_and_check_refuse_a_mistyped_region_against_aws(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
+    assert main([command, "prod/db", "--region", "us-eest-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--region 'us-eest-1': unknown AWS region" in err
+    assert "did you mean us-east-1" in err

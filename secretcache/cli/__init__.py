@@ -95,8 +95,23 @@ def _common(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
         "--endpoint-url",
         dest=f"{prefix}endpoint_url",
         metavar="URL",
+        type=_endpoint_url,
         help="endpoint for Secrets Manager and STS (VPC endpoint, moto server, LocalStack)",
     )
+
+
+def _endpoint_url(value: str) -> str:
+    """Accept an http(s) URL with a host; botocore would raise a bare ValueError later."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [ipv6 literal, a bad port
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value
 
 
 def _merge_connection(args: argparse.Namespace) -> None:
@@ -276,6 +291,15 @@ def _clients(
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
+    if region is None and args.region and not _custom_endpoint(args):
+        # Against AWS itself a mistyped --region is a usage error, not an outage (a custom
+        # endpoint, moto or LocalStack, may answer in any region name).
+        from .policy import check_region
+
+        try:
+            check_region(args.region)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     try:
         session = boto3.Session(profile_name=args.profile, region_name=region or args.region)
     except BotoCoreError as exc:  # ProfileNotFound and friends
@@ -289,6 +313,13 @@ def _clients(
     sm = session.client("secretsmanager", endpoint_url=args.endpoint_url, config=config)
     sts = session.client("sts", endpoint_url=args.endpoint_url, config=config)
     return sm, sts, region
+
+
+def _custom_endpoint(args: argparse.Namespace) -> bool:
+    import os
+
+    named = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    return bool(args.endpoint_url) or any(os.environ.get(name) for name in named)
 
 
 # -- output -------------------------------------------------------------------------
