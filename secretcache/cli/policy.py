@@ -132,10 +132,10 @@ FEATURES: tuple[Feature, ...] = (
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _SECRET_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):secretsmanager:(?P<region>[a-z0-9-]+):"
-    r"(?P<account>\d{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
+    r"(?P<account>[0-9]{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
 )
 _KEY_ARN = re.compile(
-    r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"key/(?P<id>[A-Za-z0-9-]+)"
 )
 _ACCOUNT = re.compile(r"[0-9]{12}")
