@@ -42,12 +42,13 @@ def value_of(secret_id: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the connection outlives the request
     server: _Server
+    noted = False
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
         request = json.loads(body or b"{}")
-        self.server.note(self.client_address)
+        self.server.note(self)
         time.sleep(self.server.delay)
         secret_id = str(request.get("SecretId", ""))
         found = _KEY.search(self.headers.get("Authorization", ""))
@@ -100,16 +101,21 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay = delay
         self.requests = 0
-        self.peers: set[tuple[str, int]] = set()
+        # One count per accepted connection that sent a request. Not distinct peer
+        # addresses: the OS reuses an ephemeral port once its connection has closed, so
+        # over many rounds two connections can share an address.
+        self.connections = 0
         # access key id -> "ok" | "expired" | "revoked"; unknown keys are "ok"
         self.key_states: dict[str, str] = {}
         self.keys_seen: list[str] = []
         self._lock = threading.Lock()
 
-    def note(self, peer: tuple[str, int]) -> None:
+    def note(self, handler: _Handler) -> None:
         with self._lock:
             self.requests += 1
-            self.peers.add(peer)
+            if not handler.noted:  # one handler serves one connection
+                handler.noted = True
+                self.connections += 1
 
 
 class KeepAliveEndpoint:
@@ -138,7 +144,7 @@ class KeepAliveEndpoint:
     @property
     def connections(self) -> int:
         """Return how many distinct client connections have sent requests."""
-        return len(self._server.peers)
+        return self._server.connections
 
     def __enter__(self) -> KeepAliveEndpoint:
         self._thread.start()
