@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,release,docs]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,pydantic,release,docs]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
@@ -24,7 +24,7 @@ $(VENV)/.demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.bench: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg]'
+	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg,pydantic]'
 	touch $@
 
 # The rotation tests start a throwaway PostgreSQL cluster; Debian's binaries serve. Two
@@ -96,6 +96,7 @@ bench: $(VENV)/.bench postgres
 	$(PY) bench/rotation_logins.py
 	$(PY) bench/outage.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/settings.py
 	$(PY) bench/plots.py --run
 	@echo "this run is in bench/out/ (git-ignored); make bench-record publishes it"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-EXTRAS = "dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg"
+EXTRAS = "dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,pydantic"
 ROOT = Path(__file__).resolve().parent
 
 nox.options.error_on_missing_interpreters = True

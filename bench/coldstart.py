@@ -4,7 +4,7 @@ Each run is a fresh interpreter doing what a Lambda cold start does: import the 
 build its default cache or client at module level, and read one field of a JSON secret
 over HTTP from a local moto server (``ThreadedMotoServer`` on 127.0.0.1, reached through
 ``AWS_ENDPOINT_URL`` as every library's default client honours it). Writes the
-cold-start section of ``bench/RESULTS.md``. ``--quick`` runs 2 rounds (a smoke run whose
+cold-start section of ``bench/out/RESULTS.md``. ``--quick`` runs 2 rounds (a smoke run whose
 figures mean nothing) and writes nothing.
 
 Method: one unrecorded run of every handler first (it writes the bytecode caches, as pip

@@ -6,7 +6,7 @@ PostgreSQL cluster while role ``app``'s password is rotated twice as a Secrets M
 rotation function does it (tests/pg_traffic.py; the setups are tests/db_setups.py).
 The cache has a 300 s TTL on a clock that never moves, so only a refused login can find
 the new password. Refused logins are counted from the server's own log. Writes its own
-section of ``bench/RESULTS.md``; ``--quick`` runs one round and writes nothing.
+section of ``bench/out/RESULTS.md``; ``--quick`` runs one round and writes nothing.
 """
 
 from __future__ import annotations

@@ -259,3 +259,21 @@ def test_the_manual_shows_every_plot() -> None:
     for name in ("bench-hits.svg", "bench-fleet.svg", "bench-outage.svg"):
         assert f"](img/{name})" in page
         assert (BENCH.parent / "docs" / "img" / name).is_file()
+
+
+def test_settings_counts_follow_the_contract() -> None:
+    settings = _load("settings")
+    m = settings.run(quick=True)
+    n = m.constructions
+    assert m.calls == {
+        "pydantic-settings": 2 * n,
+        "secretcache, no cache": 2 * n,
+        "secretcache, cache=": 2,
+    }
+    assert m.rotation == {
+        "get": {"GetSecretValue": 2},
+        "describe": {"DescribeSecret": 2, "GetSecretValue": 1},
+    }
+    assert m.rebuilds == {"get": 1, "describe": 1}
+    assert m.threads == {"rebuilds": 1, "GetSecretValue": 2}
+    assert "| secretcache, cache= | 2 |" in settings.render(m, settings.h.machine())

@@ -49,7 +49,9 @@ def test_the_quick_start_and_the_testing_kit_examples_are_marked_to_run() -> Non
 
 def _run(snippet: Snippet) -> None:
     namespace: dict[str, Any] = {"__name__": f"docs_{snippet.where}"}
-    code = compile(snippet.code, snippet.where, "exec")
+    # dont_inherit: as written, not under this module's ``from __future__ import
+    # annotations`` (pydantic models in a snippet read their annotations at run time).
+    code = compile(snippet.code, snippet.where, "exec", dont_inherit=True)
     try:
         exec(code, namespace)
         tests = [

@@ -246,7 +246,8 @@ def test_import_secretcache_imports_no_integration() -> None:
     code = (
         "import sys, secretcache\n"
         "mods = [m for m in sys.modules if m.startswith('secretcache.integrations')"
-        " or m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'psycopg_pool')]\n"
+        " or m.split('.')[0] in ('sqlalchemy', 'django', 'psycopg', 'psycopg_pool',"
+        " 'pydantic', 'pydantic_settings')]\n"
         "print(mods)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

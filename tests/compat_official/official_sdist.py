@@ -1,35 +1,33 @@
 """Fetch aws-secretsmanager-caching 1.2.0's sdist and load its unit tests against compat.
 
-The sdist is downloaded with pip (never vendored) into ``.cache/official-suite/`` at the
-repository root, checked against its published SHA-256, and only the four public-API
-test files are extracted. They are imported while ``aws_secretsmanager_caching`` and
-its submodules are aliased to ``secretcache.compat`` in ``sys.modules``; the aliases
-are removed right after, so nothing else in the run (the benchmarks import the real
-package) is affected. No network, no tests: a failed download raises, it never skips.
+The sdist is downloaded with pip (never vendored, ``peer_sdist``) into
+``.cache/official-suite/`` at the repository root, checked against its published
+SHA-256, and only the four public-API test files are extracted. They are imported
+while ``aws_secretsmanager_caching`` and its submodules are aliased to
+``secretcache.compat`` in ``sys.modules``; the aliases are removed right after, so
+nothing else in the run (the benchmarks import the real package) is affected. No
+network, no tests: a failed download raises, it never skips.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
-import os
-import subprocess
 import sys
-import tarfile
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+import peer_sdist
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
     from types import ModuleType
 
 VERSION = "1.2.0"
 SDIST = f"aws_secretsmanager_caching-{VERSION}.tar.gz"
 SHA256 = "b034ba7154a0b7d975fd25e1bb9805922494b6fd0632e9e117e1abb868f3a06b"
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "official-suite"
+CACHE = peer_sdist.CACHE / "official-suite"
 
 #: The public-API test files of test/unit (test_items.py and test_lru.py test the
 #: official package's internals, which compat replaces: they are not run).
@@ -66,62 +64,16 @@ ALIASES = {
 }
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def sdist() -> Path:
     """Return the verified sdist, downloading it with pip on first use."""
-    target = CACHE / SDIST
-    if not target.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
-            command = [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                f"aws-secretsmanager-caching=={VERSION}",
-                "-d",
-                scratch,
-            ]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            fetched = Path(scratch) / SDIST
-            if done.returncode != 0 or not fetched.exists():
-                raise RuntimeError(
-                    f"could not download aws-secretsmanager-caching {VERSION} with pip, so the"
-                    " official test suite cannot run against secretcache.compat (offline?"
-                    f" put {SDIST} in {CACHE} by hand):\n{done.stderr.strip()}"
-                )
-            os.replace(fetched, target)
-    if _digest(target) != SHA256:
-        raise RuntimeError(f"{target} is not the published {SDIST} (SHA-256 mismatch)")
-    return target
+    return peer_sdist.download(f"aws-secretsmanager-caching=={VERSION}", SDIST, SHA256, CACHE)
 
 
 def unit_test_files() -> list[Path]:
     """Return the extracted public-API test files (extracting them if needed)."""
     folder = CACHE / VERSION / "test" / "unit"
-    paths = [folder / name for name in FILES]
-    if all(path.exists() for path in paths):
-        return paths
-    folder.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(sdist()) as archive:
-        for path in paths:
-            member = archive.extractfile(
-                f"aws_secretsmanager_caching-{VERSION}/test/unit/{path.name}"
-            )
-            if member is None:
-                raise RuntimeError(f"{SDIST} has no test/unit/{path.name}")
-            partial = path.with_suffix(".part")
-            partial.write_bytes(member.read())
-            os.replace(partial, path)
-    return paths
+    prefix = f"aws_secretsmanager_caching-{VERSION}/test/unit"
+    return peer_sdist.extract(sdist(), {f"{prefix}/{name}": folder / name for name in FILES})
 
 
 @contextlib.contextmanager
