@@ -41,6 +41,7 @@ postgres:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check secretcache tests examples bench tools hatch_build.py
 	$(BIN)/ruff format --check secretcache tests examples bench tools hatch_build.py
+	$(PY) tools/check_layout.py
 	$(BIN)/cfn-lint examples/template.yaml
 
 typecheck: $(VENV)/.dev

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._core import parse as _parse
 from ._core.base import DEFAULT_TTL, CacheBase, Key, RotationCallback, make_key
 from ._core.forksafe import ForkSafeLock
-from ._core.models import AWSCURRENT, Secret, SecretMetadata
-from ._core.revalidate import Get
-from ._core.validate import check_client, check_source
+from ._core.models import AWSCURRENT, Secret
+from ._core.steps import run
+from ._core.validate import check_client
 from ._sources.botocore import BotocoreSource, check_session
-from ._sources.fallbacks import build_source, check_fallbacks
+from ._sources.fallbacks import build_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from ._core.models import BatchPage, SecretMetadata
+    from ._core.prefetch import Batch, Singles
     from ._core.recovery import Look
+    from ._core.revalidate import Request
     from ._core.store import Entry, Load, Ticket
     from ._refresher import RefreshAhead
     from ._sources.botocore import AnySession, SecretSource
@@ -72,6 +75,10 @@ class SecretCache(CacheBase):
         fallback_clients: or ready clients for the replica regions.
     """
 
+    _kind = "SecretCache"
+    _asynchronous = False
+    _sourcing = partial(build_source, BotocoreSource, False)
+
     def __init__(
         self,
         client: SecretsManagerClient | None = None,
@@ -91,17 +98,11 @@ class SecretCache(CacheBase):
         fallback_regions: Sequence[str] = (),
         fallback_clients: Sequence[SecretsManagerClient] = (),
     ) -> None:
-        if sum(x is not None for x in (client, session, source)) > 1:
-            raise TypeError("pass at most one of client, session and source")
         if not isinstance(refresh_ahead, bool):
             raise TypeError("refresh_ahead must be a bool")
-        check_client(client)
-        check_session(session)
-        check_source(source, asynchronous=False)
-        regions, clients = check_fallbacks(
-            fallback_regions, fallback_clients, client=client, source=source
-        )
         super().__init__(
+            client,
+            session,
             ttl=ttl,
             jitter=jitter,
             cold_jitter=cold_jitter,
@@ -111,23 +112,20 @@ class SecretCache(CacheBase):
             clock=clock,
             rng=rng,
             on_rotation=on_rotation,
+            source=source,
+            fallback_regions=fallback_regions,
+            fallback_clients=fallback_clients,
         )
-        self._source: SecretSource = source or build_source(
-            BotocoreSource,
-            client,
-            session,
-            regions,
-            clients,
-            asynchronous=False,
-            clock=self._clock,
-            rng=rng,
-        )
-        self._use_source(self._source)
+        self._source: SecretSource
         self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
         self._refresher_lock = ForkSafeLock()
         if refresh_ahead:
             self._start_refresh_ahead()
+
+    def _check_arguments(self, client: Any, session: Any, source: Any) -> None:
+        check_client(client)
+        check_session(session)
 
     # -- reads ------------------------------------------------------------------------
     def get_secret(
@@ -196,63 +194,22 @@ class SecretCache(CacheBase):
         return self._field(self._entry(secret_id, version_stage, version_id), field)
 
     def _entry(self, secret_id: str, version_stage: str, version_id: str | None) -> Entry[Secret]:
-        key = make_key(secret_id, version_stage, version_id)
-        try:
-            entry = self._store.lookup(key)
-        except TypeError:
-            entry = None  # an unhashable argument: let the checks below explain it
+        key, entry = self._probe(secret_id, version_stage, version_id)
         if entry is not None:
             return entry
-        self._check(secret_id, version_stage, version_id)
         if self._refresh_ahead and self._refresher is None:
             self._start_refresh_ahead()
         return self._get(key)
 
-    def _get(
-        self,
-        key: Key,
-        *,
-        force: bool = False,
-        ignore_backoff: bool = False,
-        must_read: bool = False,
-    ) -> Entry[Secret]:
-        return self._store.get(
-            key,
-            partial(self._load, must_read=must_read),
-            force=force,
-            ignore_backoff=ignore_backoff,
-        )
+    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        return self._store.get(key, self._load, force=force)
 
     # -- loading ----------------------------------------------------------------------
-    def _load(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
-        plan = self._plan_load(ticket, must_read)
-        answers: list[Secret | SecretMetadata] = []
-        try:
-            request = next(plan)
-            while True:
-                self._count(request.operation)
-                try:
-                    if isinstance(request, Get):
-                        result: Secret | SecretMetadata = self._source.get_secret_value(
-                            request.secret_id,
-                            version_stage=request.version_stage,
-                            version_id=request.version_id,
-                        )
-                    else:
-                        result = self._source.describe_secret(request.secret_id)
-                except SecretCacheError as exc:
-                    step = partial(plan.throw, exc)
-                else:
-                    answers.append(result)
-                    step = partial(plan.send, result)
-                try:
-                    request = step()
-                except StopIteration as done:
-                    self._count_failovers(answers)
-                    return done.value  # type: ignore[no-any-return]
-        except SecretCacheError as exc:
-            self._on_terminal(ticket.key, exc, ticket.seq)
-            raise
+    def _load(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
+        return run(self._load_plan(ticket, must_read), self._ask)
+
+    def _ask(self, request: Request) -> Secret | SecretMetadata:
+        return request.ask(self._source)  # type: ignore[no-any-return]
 
     # -- control ----------------------------------------------------------------------
     def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
@@ -271,29 +228,17 @@ class SecretCache(CacheBase):
         reports are answered from it, so Secrets Manager is asked at most about once a
         second per secret (and backs off while it throttles).
         """
-        news = self._note_failure(secret_id, failed_version_id)
-        looks = self._recovery.looks
-        look = None if news else looks.lookup(secret_id)
+        news, look = self._known_look(secret_id, failed_version_id)
         if look is None:
-            look = looks.get(secret_id, partial(self._look, secret_id), force=news)
-        return self._recovery.choose(secret_id, look.value)
+            look = self._recovery.looks.get(secret_id, partial(self._look, secret_id), force=news)
+        return self._candidate(secret_id, look)
 
     def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        from ._core.recovery import look_plan
+        return run(self._look_plan(secret_id), self._read_afresh)
 
-        plan = look_plan(secret_id, self._acceptable(secret_id))
-        key = next(plan)
-        while True:
-            try:
-                found = self._get(key, force=True, ignore_backoff=True, must_read=True).value
-            except SecretCacheError as exc:
-                step = partial(plan.throw, exc)
-            else:
-                step = partial(plan.send, found)
-            try:
-                key = step()
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+    def _read_afresh(self, key: Key) -> Secret:
+        loader = partial(self._load, must_read=True)
+        return self._store.get(key, loader, force=True, ignore_backoff=True).value
 
     def prefetch(
         self,
@@ -302,9 +247,20 @@ class SecretCache(CacheBase):
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Mapping[str, Secret | SecretCacheError]:
         """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
-        from ._core.prefetch import prefetch
+        from ._core.prefetch import Singles, plan_prefetch
 
-        return prefetch(self, secret_ids, filters)
+        def ask(request: Batch | Singles) -> BatchPage | dict[str, Secret | SecretCacheError]:
+            if isinstance(request, Singles):
+                return {sid: self._read_or_error(sid) for sid in request.secret_ids}
+            return request.ask(self._source)  # type: ignore[no-any-return]
+
+        return run(plan_prefetch(self, secret_ids, filters), ask)
+
+    def _read_or_error(self, secret_id: str) -> Secret | SecretCacheError:
+        try:
+            return self.get_secret(secret_id)
+        except SecretCacheError as exc:
+            return exc
 
     def close(self) -> None:
         """Stop refresh-ahead and forget every value; the cache may be used again.

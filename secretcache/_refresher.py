@@ -14,26 +14,33 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    from ._cache import SecretCache
-    from ._core.base import Key
-    from ._core.models import Secret
-    from ._core.store import Entry
+    from ._core.models import Key, Secret
+    from ._core.store import Entry, Store
 
-__all__ = ["RefreshAhead"]
+__all__ = ["RefreshAhead", "Refreshed"]
 
 log = logging.getLogger("secretcache")
+
+
+class Refreshed(Protocol):
+    """What refresh-ahead reads and drives of the cache it keeps fresh (a SecretCache)."""
+
+    _ttl: float
+    _store: Store[Key, Secret]
+
+    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]: ...
 
 
 class RefreshAhead:
     """Revalidate the entries in use whose freshness ends within ``lead`` seconds."""
 
     def __init__(
-        self, cache: SecretCache, *, lead: float | None = None, poll: float | None = None
+        self, cache: Refreshed, *, lead: float | None = None, poll: float | None = None
     ) -> None:
         ttl = cache._ttl
         # Start early enough that a slow call still lands before expiry, and poll (in
@@ -69,7 +76,7 @@ class RefreshAhead:
 
 
 def _run(
-    ref: weakref.ReferenceType[SecretCache], stop: threading.Event, lead: float, poll: float
+    ref: weakref.ReferenceType[Refreshed], stop: threading.Event, lead: float, poll: float
 ) -> None:
     # The entry this thread last loaded per key: while it is still the cached one and
     # nobody read it (its CLOCK bit is clear), nobody needs it kept fresh.

@@ -1,7 +1,7 @@
 """AsyncSecretCache: SecretCache's semantics for asyncio, on aiobotocore (extra ``aio``).
 
 It shares the cache core with ``SecretCache``: the same ``Store`` (plan/succeed/fail
-tickets), the same sans-IO load plan (``_revalidate.plan_load``), parsing, argument
+tickets), the same sans-IO load plan (``_core.revalidate.plan_load``), parsing, argument
 checks, error table and models. Only the driving differs: a load runs as its own task,
 kept on the store's flight, and every reader of that key waits for it with
 ``asyncio.wait`` (never cancelling it, so one cancelled reader never cancels the load
@@ -14,29 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
-import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ._core import parse as _parse
-from ._core.base import CacheBase, Key, RotationCallback, make_key
-from ._core.models import AWSCURRENT, Secret, SecretMetadata
-from ._core.revalidate import Get
+from ._core.base import CacheBase, Key, make_key
+from ._core.models import AWSCURRENT, Secret
+from ._core.steps import arun
 from ._core.store import Entry, Load, Store, Ticket
-from ._core.validate import check_client, check_source
+from ._core.validate import check_client
 from ._sources.aio_failover import AsyncFailoverSource
 from ._sources.aiobotocore import AioBotocoreSource, AsyncSecretSource, build_async_client
-from ._sources.fallbacks import build_source, check_fallbacks
+from ._sources.fallbacks import build_source
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
-    import random
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
+    from ._core.entries import _Flight
+    from ._core.models import BatchPage, SecretMetadata
+    from ._core.prefetch import Batch, Singles
     from ._core.recovery import Look
-    from ._core.store import _Flight
+    from ._core.revalidate import Request
 
     _FlightLike = _Flight[Any]
 
@@ -77,26 +79,16 @@ class AsyncSecretCache(CacheBase):
     there is no ``refresh_ahead``.
     """
 
-    def __init__(
-        self,
-        client: Any = None,
-        session: Any = None,
-        *,
-        ttl: float | None = None,
-        jitter: float = 0.1,
-        cold_jitter: float = 0.9,
-        max_size: int = 1024,
-        max_stale: float | None = 900.0,
-        revalidate: Literal["get", "describe"] = "get",
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-        on_rotation: RotationCallback | None = None,
-        source: AsyncSecretSource | None = None,
-        fallback_regions: Sequence[str] = (),
-        fallback_clients: Sequence[Any] = (),
-    ) -> None:
-        if sum(x is not None for x in (client, session, source)) > 1:
-            raise TypeError("pass at most one of client, session and source")
+    _kind = "AsyncSecretCache"
+    _asynchronous = True
+    _sourcing = partial(build_source, AioBotocoreSource, True)
+    _source: AsyncSecretSource
+    # asyncio keeps only weak references to tasks: hold the loads until they end.
+    _tasks: set[asyncio.Task[None]]
+
+    # The constructor is CacheBase's: the same arguments as SecretCache's, keyword-only,
+    # but refresh_ahead; the checks that differ are these.
+    def _check_arguments(self, client: Any, session: Any, source: Any) -> None:
         check_client(client, cache="AsyncSecretCache")
         # aiobotocore clients are async context managers; botocore's are not.
         if client is not None and not hasattr(client, "__aenter__"):
@@ -104,34 +96,12 @@ class AsyncSecretCache(CacheBase):
                 "client is a synchronous client: AsyncSecretCache needs an aiobotocore client"
                 " (or use SecretCache)"
             )
-        check_source(source, asynchronous=True)
-        regions, clients = check_fallbacks(
-            fallback_regions, fallback_clients, client=client, source=source
-        )
-        super().__init__(
-            ttl=ttl,
-            jitter=jitter,
-            cold_jitter=cold_jitter,
-            max_size=max_size,
-            max_stale=max_stale,
-            revalidate=revalidate,
-            clock=clock,
-            rng=rng,
-            on_rotation=on_rotation,
-        )
-        self._source: AsyncSecretSource = source or build_source(
-            AioBotocoreSource,
-            client,
-            session,
-            regions,
-            clients,
-            asynchronous=True,
-            clock=self._clock,
-            rng=rng,
-        )
-        self._use_source(self._source)
-        # asyncio keeps only weak references to tasks: hold the loads until they end.
-        self._tasks: set[asyncio.Task[None]] = set()
+        if client is None and source is None and importlib.util.find_spec("aiobotocore") is None:
+            raise ImportError(
+                "AsyncSecretCache builds its clients with aiobotocore, which is not installed:"
+                " pip install 'secretcache[aio]' (or pass a source=)"
+            )
+        self._tasks = set()
 
     # -- reads ------------------------------------------------------------------------
     async def get_secret(
@@ -178,31 +148,11 @@ class AsyncSecretCache(CacheBase):
     async def _entry(
         self, secret_id: str, version_stage: str, version_id: str | None
     ) -> Entry[Secret]:
-        key = make_key(secret_id, version_stage, version_id)
-        try:
-            entry = self._store.lookup(key)
-        except TypeError:
-            entry = None  # an unhashable argument: let the checks below explain it
-        if entry is not None:
-            return entry
-        self._check(secret_id, version_stage, version_id)
-        return await self._get(key)
+        key, entry = self._probe(secret_id, version_stage, version_id)
+        return entry if entry is not None else await self._get(key)
 
-    async def _get(
-        self,
-        key: Key,
-        *,
-        force: bool = False,
-        ignore_backoff: bool = False,
-        must_read: bool = False,
-    ) -> Entry[Secret]:
-        return await self._drive(
-            self._store,
-            key,
-            partial(self._fetch, must_read=must_read),
-            force=force,
-            ignore_backoff=ignore_backoff,
-        )
+    async def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
+        return await self._drive(self._store, key, self._fetch, force=force)
 
     async def _drive(
         self,
@@ -255,35 +205,11 @@ class AsyncSecretCache(CacheBase):
             with contextlib.suppress(SecretCacheError):  # a later denial: on the flight
                 store.succeed(ticket, loaded)
 
-    async def _fetch(self, ticket: Ticket[Key, Secret], *, must_read: bool) -> Load[Secret]:
-        plan = self._plan_load(ticket, must_read)
-        answers: list[Secret | SecretMetadata] = []
-        try:
-            request = next(plan)
-            while True:
-                self._count(request.operation)
-                try:
-                    if isinstance(request, Get):
-                        result: Secret | SecretMetadata = await self._source.get_secret_value(
-                            request.secret_id,
-                            version_stage=request.version_stage,
-                            version_id=request.version_id,
-                        )
-                    else:
-                        result = await self._source.describe_secret(request.secret_id)
-                except SecretCacheError as exc:
-                    step = partial(plan.throw, exc)
-                else:
-                    answers.append(result)
-                    step = partial(plan.send, result)
-                try:
-                    request = step()
-                except StopIteration as done:
-                    self._count_failovers(answers)
-                    return done.value  # type: ignore[no-any-return]
-        except SecretCacheError as exc:
-            self._on_terminal(ticket.key, exc, ticket.seq)
-            raise
+    async def _fetch(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
+        return await arun(self._load_plan(ticket, must_read), self._ask)
+
+    async def _ask(self, request: Request) -> Secret | SecretMetadata:
+        return await request.ask(self._source)  # type: ignore[no-any-return]
 
     # -- control ----------------------------------------------------------------------
     async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
@@ -298,29 +224,22 @@ class AsyncSecretCache(CacheBase):
         As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a newer
         AWSPENDING (rotation window), else None; about one call a second per secret.
         """
-        news = self._note_failure(secret_id, failed_version_id)
-        looks = self._recovery.looks
-        look = None if news else looks.lookup(secret_id)
+        news, look = self._known_look(secret_id, failed_version_id)
         if look is None:
-            look = await self._drive(looks, secret_id, partial(self._look, secret_id), force=news)
-        return self._recovery.choose(secret_id, look.value)
+            look = await self._drive(
+                self._recovery.looks, secret_id, partial(self._look, secret_id), force=news
+            )
+        return self._candidate(secret_id, look)
 
     async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        from ._core.recovery import look_plan
+        return await arun(self._look_plan(secret_id), self._read_afresh)
 
-        plan = look_plan(secret_id, self._acceptable(secret_id))
-        key = next(plan)
-        while True:
-            try:
-                entry = await self._get(key, force=True, ignore_backoff=True, must_read=True)
-            except SecretCacheError as exc:
-                step = partial(plan.throw, exc)
-            else:
-                step = partial(plan.send, entry.value)
-            try:
-                key = step()
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+    async def _read_afresh(self, key: Key) -> Secret:
+        loader = partial(self._fetch, must_read=True)
+        entry: Entry[Secret] = await self._drive(
+            self._store, key, loader, force=True, ignore_backoff=True
+        )
+        return entry.value
 
     async def prefetch(
         self,
@@ -328,10 +247,23 @@ class AsyncSecretCache(CacheBase):
         *,
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Mapping[str, Secret | SecretCacheError]:
-        """Warm the cache with BatchGetSecretValue (20 ids a call); errors per id."""
-        from ._core.prefetch import aprefetch
+        """Warm the cache with BatchGetSecretValue (20 ids a call); singles run concurrently."""
+        from ._core.prefetch import Singles, plan_prefetch
 
-        return await aprefetch(self, secret_ids, filters)
+        async def ask(request: Batch | Singles) -> BatchPage | dict[str, Secret | SecretCacheError]:
+            if isinstance(request, Singles):
+                ids = request.secret_ids
+                read = await asyncio.gather(*(self._read_or_error(sid) for sid in ids))
+                return dict(zip(ids, read, strict=True))
+            return await request.ask(self._source)  # type: ignore[no-any-return]
+
+        return await arun(plan_prefetch(self, secret_ids, filters), ask)
+
+    async def _read_or_error(self, secret_id: str) -> Secret | SecretCacheError:
+        try:
+            return await self.get_secret(secret_id)
+        except SecretCacheError as exc:
+            return exc
 
     async def aclose(self) -> None:
         """Cancel this event loop's loads, forget every value, close the client built here.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from secretcache.cli import main
-from secretcache.cli.policy import check_account, check_kms_key, check_options, check_region
+from secretcache.cli._options import check_account, check_kms_key, check_options, check_region
 
 ACCOUNT = "123456789012"
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -1,35 +1,41 @@
-"""What SecretCache and AsyncSecretCache share: settings, the store, counters, events.
+"""What SecretCache and AsyncSecretCache share: arguments, the store, the load plan.
 
-Everything here is free of I/O. The two caches differ only in how they drive a load
-(``_revalidate.plan_load``) and a rotation look (``_recovery.look_plan``): blocking
-calls in one, awaits in the other.
+Everything here is free of I/O. The two caches differ only in how they wait: a load
+plan (``_load_plan``), a rotation look (``_look_plan``) and a prefetch plan are driven
+with blocking calls in one (``steps.run``) and awaits in the other (``steps.arun``).
+The counters and rotation events are ``events.Events``; rotation_candidate's memory is
+``events.Candidates``.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
+import time
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from ..exceptions import SecretCacheError
 from . import forksafe as _forksafe
 from . import parse as _parse
 from .bounded import BoundedSet
+from .events import Candidates, Events
 from .forksafe import ForkSafeLock
 from .identity import Identity, identity
-from .models import CacheStats, RotationEvent, Secret
+from .models import Key, RotationCallback, make_key
 from .revalidate import plan_load
 from .rules import secret_wide
+from .steps import Steps
 from .store import Entry, Store
 from .validate import (
     check_callable,
+    check_fallbacks,
     check_fraction,
     check_rng,
     check_seconds,
     check_secret_id,
     check_size,
+    check_source,
     check_stage,
     check_version_id,
     env_seconds,
@@ -37,13 +43,10 @@ from .validate import (
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Iterable
-    from datetime import datetime
+    from collections.abc import Callable, Sequence
 
-    from ..exceptions import SecretCacheError
-    from .models import SecretMetadata
+    from .models import Secret
     from .recovery import Recovery
-    from .regions import Regions
     from .revalidate import Plan
     from .store import Ticket
 
@@ -56,41 +59,47 @@ __all__ = [
     "make_key",
 ]
 
-log = logging.getLogger("secretcache")
-
-RotationCallback = Callable[[RotationEvent], object]
-# (secret_id, version_stage, version_id): exactly one of the last two is None, so a
-# stage label and a VersionId can never collide, and AWSPREVIOUS never answers for
-# AWSCURRENT.
-Key = tuple[str, "str | None", "str | None"]
-
 DEFAULT_TTL = 300.0
 #: In describe mode, read the value itself (GetSecretValue) at least this often when
 #: max_stale is None; otherwise every max(ttl, max_stale) seconds.
 DESCRIBE_REREAD = 900.0
 
 
-def make_key(secret_id: str, version_stage: str, version_id: str | None) -> Key:
-    """Return the cache key for a stage, or for a VersionId when one is given."""
-    return (secret_id, version_stage, None) if version_id is None else (secret_id, None, version_id)
+class CacheBase(Events, Candidates):
+    """Settings, store, source and load plan of a secrets cache (see its two shells)."""
 
-
-class CacheBase:
-    """Settings, store, counters and rotation events of a secrets cache."""
+    #: The shell's name, for messages.
+    _kind: ClassVar[str]
+    #: Builds the cache's source from its arguments (``_sources.fallbacks.build_source``
+    #: for the shell's kind of source); the core itself knows no source.
+    _sourcing: ClassVar[Callable[..., Any]]
+    _asynchronous: ClassVar[bool]
 
     def __init__(
         self,
+        client: Any = None,
+        session: Any = None,
         *,
-        ttl: float | None,
-        jitter: float,
-        cold_jitter: float,
-        max_size: int,
-        max_stale: float | None,
-        revalidate: Literal["get", "describe"],
-        clock: Callable[[], float],
-        rng: random.Random | None,
-        on_rotation: RotationCallback | None,
+        ttl: float | None = None,
+        jitter: float = 0.1,
+        cold_jitter: float = 0.9,
+        max_size: int = 1024,
+        max_stale: float | None = 900.0,
+        revalidate: Literal["get", "describe"] = "get",
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        on_rotation: RotationCallback | None = None,
+        source: Any = None,
+        fallback_regions: Sequence[str] = (),
+        fallback_clients: Sequence[Any] = (),
     ) -> None:
+        if sum(x is not None for x in (client, session, source)) > 1:
+            raise TypeError("pass at most one of client, session and source")
+        self._check_arguments(client, session, source)
+        check_source(source, asynchronous=self._asynchronous)
+        regions, clients = check_fallbacks(
+            fallback_regions, fallback_clients, client=client, source=source
+        )
         if ttl is None:
             ttl = env_seconds("SECRETCACHE_TTL", DEFAULT_TTL)
         checked_ttl = check_seconds("ttl", ttl)
@@ -102,37 +111,37 @@ class CacheBase:
         self._clock = check_callable("clock", clock)
         size = check_size("max_size", max_size)
         stale = check_seconds("max_stale", max_stale, allow_none=True)
-        self._store: Store[Key, Secret] = Store(
+        checked_rng = check_rng(rng)
+        self._store = Store(
             ttl=checked_ttl,
             jitter=check_fraction("jitter", jitter),
             cold_jitter=check_fraction("cold_jitter", cold_jitter),
             max_size=size,
             max_stale=stale,
             clock=self._clock,
-            rng=check_rng(rng),
+            rng=checked_rng,
             on_replace=self._replaced,
         )
         self._reread_every = max(checked_ttl, DESCRIBE_REREAD if stale is None else stale)
         # The hit paths read these directly: one attribute load each instead of two.
         self._data = self._store.data
         self._count_hit = self._store.count_hit
-        self._callbacks: list[RotationCallback] = []
+        self._counter_lock = ForkSafeLock()
+        self._start_events()
         if on_rotation is not None:
             self.on_rotation(on_rotation)
-        self._counter_lock = ForkSafeLock()
-        self._api_calls: dict[str, int] = {}
-        self._rotations = 0
-        self._failovers = 0
-        # A source spanning regions (FailoverSource): set by the subclass with its source.
-        self._regions: Regions | None = None
-        self._lags: Callable[[Secret, Secret], bool] | None = None
-        # (account, name, stage) -> the VersionId last reported: one event per change,
-        # however many ids (name, ARN) of the secret see it.
-        self._reported: dict[tuple[str | None, frozenset[str], str], str] = {}
         self._describe_denied: BoundedSet[str] = BoundedSet(size)
         self._recovery_state: Recovery | None = None  # built on the first failed login
+        self._source: Any = source or self._sourcing(
+            client, session, regions, clients, clock=self._clock, rng=checked_rng
+        )
+        self._use_source(self._source)
         _forksafe.register(self)
-        _register_snapstart(self)
+        register_snapstart(self._store)
+
+    def _check_arguments(self, client: Any, session: Any, source: Any) -> None:
+        """Check the client and session for this shell (TypeError, ImportError)."""
+        raise NotImplementedError
 
     # -- arguments and parsing -----------------------------------------------------------
     @staticmethod
@@ -142,6 +151,19 @@ class CacheBase:
             check_version_id(version_id)
         else:
             check_stage(version_stage)
+
+    def _probe(
+        self, secret_id: str, version_stage: str, version_id: str | None
+    ) -> tuple[Key, Entry[Secret] | None]:
+        """Return the key and, if it is fresh, its entry (a hit); else check the arguments."""
+        key = make_key(secret_id, version_stage, version_id)
+        try:
+            entry = self._store.lookup(key)
+        except TypeError:
+            entry = None  # an unhashable argument: let the checks explain it
+        if entry is None:
+            self._check(secret_id, version_stage, version_id)
+        return key, entry
 
     def _parsed(self, entry: Entry[Secret]) -> Any:
         """Return the entry's JSON, parsed once per version."""
@@ -156,11 +178,6 @@ class CacheBase:
         entry.parsed = (version_id, parsed)
         return parsed
 
-    @staticmethod
-    def _check_field(field: Any) -> None:
-        if not isinstance(field, str):
-            raise TypeError(f"field must be a str, not {type(field).__name__}")
-
     def _json(self, entry: Entry[Secret]) -> Any:
         return _parse.copy_json(entry.value, self._parsed(entry))
 
@@ -169,19 +186,45 @@ class CacheBase:
             entry.value, _parse.field_of(entry.value, self._parsed(entry), field)
         )
 
-    def _plan_load(self, ticket: Ticket[Key, Secret], must_read: bool) -> Plan:
-        """Return the load plan for a ticket (``must_read``: GetSecretValue, no describe)."""
+    @staticmethod
+    def _check_field(field: Any) -> None:
+        if not isinstance(field, str):
+            raise TypeError(f"field must be a str, not {type(field).__name__}")
+
+    # -- loading -------------------------------------------------------------------------
+    def _load_plan(self, ticket: Ticket[Key, Secret], must_read: bool) -> Plan:
+        """Return the plan that loads a ticket's key, counting its calls and failovers.
+
+        ``must_read``: GetSecretValue, no DescribeSecret. A terminal error the load ends
+        with also ends the secret's other keys it speaks for (``_on_terminal``).
+        """
         entry = ticket.entry
-        return plan_load(
-            ticket.key,
-            ticket.previous,
-            describe=self._revalidate == "describe",
-            describe_denied=self._describe_denied,
-            # Describe mode reads the value itself at least every _reread_every seconds.
-            must_read=must_read
-            or (entry is not None and self._clock() - entry.read_at >= self._reread_every),
-            lags=self._lags,
+        steps = Steps(
+            plan_load(
+                ticket.key,
+                ticket.previous,
+                describe=self._revalidate == "describe",
+                describe_denied=self._describe_denied,
+                # Describe mode reads the value itself at least every _reread_every seconds.
+                must_read=must_read
+                or (entry is not None and self._clock() - entry.read_at >= self._reread_every),
+                lags=self._lags,
+            )
         )
+        fell_over = False
+        try:
+            while not steps.done:
+                self._count(steps.request.operation)
+                with steps:
+                    answer = yield steps.request
+                    fell_over = fell_over or self._from_fallback(answer)
+                    steps.answer(answer)
+        except SecretCacheError as exc:
+            self._on_terminal(ticket.key, exc, ticket.seq)
+            raise
+        if fell_over:
+            self._count_failover()
+        return steps.result
 
     # -- one secret, many ids ------------------------------------------------------------
     def _identities(self) -> dict[str, Identity]:
@@ -225,69 +268,7 @@ class CacheBase:
             # one): forget the candidates, but remember nothing against them.
             self._store.invalidate(others)
 
-    # -- events and counters ---------------------------------------------------------------
-    def _use_source(self, source: object) -> None:
-        """Note whether ``source`` spans regions: its counters and lag rule then apply."""
-        # A FailoverSource (its class says so; checked without importing it).
-        spans = getattr(type(source), "spans_regions", False)
-        self._regions = cast("Regions", source) if spans else None
-        self._lags = self._regions.lags if self._regions is not None else None
-
-    def _count(self, operation: str) -> None:
-        with self._counter_lock:
-            self._api_calls[operation] = self._api_calls.get(operation, 0) + 1
-
-    def _from_fallback(self, answer: Secret | SecretMetadata) -> bool:
-        """Return True if a fallback region gave ``answer``."""
-        regions = self._regions
-        return regions is not None and regions.answered_by_fallback(answer)
-
-    def _count_failovers(self, answers: Iterable[Secret | SecretMetadata]) -> None:
-        """Count one failover if a fallback region gave any of one load's ``answers``."""
-        if any(self._from_fallback(answer) for answer in answers):
-            with self._counter_lock:
-                self._failovers += 1
-
-    def _replaced(self, key: Key, old: Secret | None, new: Secret) -> None:
-        secret_id, stage, _ = key
-        if old is None or stage is None or old.version_id == new.version_id:
-            return
-        # Other stages of this secret moved too (AWSCURRENT became AWSPREVIOUS), and
-        # other ids of it hold the old version: revalidate them on their next read.
-        # The same stage under another id must not serve the old version meanwhile.
-        same = self._same_secret(secret_id)
-        data = self._data
-
-        def holds_old(k: Key) -> bool:
-            entry = data.get(k)
-            return entry is not None and entry.value.version_id != new.version_id
-
-        self._store.expire(
-            lambda k: k[1] == stage and k != key and same(k) and holds_old(k), servable=False
-        )
-        self._store.expire(lambda k: k[1] != stage and same(k), servable=True)
-        who = identity(secret_id, new)
-        with self._counter_lock:
-            marker = (who.account, who.names, stage)
-            if self._reported.get(marker) == new.version_id:
-                return  # seen already under another id of the secret
-            self._reported.pop(marker, None)
-            if len(self._reported) >= self._store.max_size:
-                del self._reported[next(iter(self._reported))]
-            self._reported[marker] = new.version_id
-            self._rotations += 1
-        event = RotationEvent(secret_id, stage, old.version_id, new.version_id)
-        for callback in list(self._callbacks):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("on_rotation callback %r failed for %s", callback, secret_id)
-
-    def on_rotation(self, callback: RotationCallback) -> RotationCallback:
-        """Register ``callback(RotationEvent)``; return it, so this works as a decorator."""
-        self._callbacks.append(check_callable("callback", callback))
-        return callback
-
+    # -- control -------------------------------------------------------------------------
     def invalidate(self, secret_id: str | None = None) -> None:
         """Forget one secret (all its stages, versions and ids: name, ARN), or everything."""
         if secret_id is None:
@@ -296,66 +277,11 @@ class CacheBase:
         check_secret_id(secret_id)
         self._store.invalidate(self._same_secret(secret_id))
 
-    def stats(self) -> CacheStats:
-        """Return a snapshot of the counters."""
-        store = self._store
-        with self._counter_lock:
-            api_calls = dict(self._api_calls)
-            rotations = self._rotations
-            failovers = self._failovers
-        regions = self._regions
-        return CacheStats(
-            hits=store.hits,
-            misses=store.misses,
-            refreshes=store.refreshes,
-            rotations=rotations,
-            stale_served=store.stale_served,
-            errors=store.errors,
-            size=len(store),
-            api_calls=api_calls,
-            loads=store.loads,
-            failovers=failovers,
-            calls_by_region={} if regions is None else regions.calls_by_region(),
-        )
-
     def _version_before(self, secret_id: str, version_stage: str) -> str | None:
         """Check refresh()'s arguments; return the VersionId cached for them, if any."""
         self._check(secret_id, version_stage, None)
         before = self._data.get(make_key(secret_id, version_stage, None))
         return before.value.version_id if before is not None else None
-
-    # -- rotation-window recovery ----------------------------------------------------------
-    @property
-    def _recovery(self) -> Recovery:
-        """Return rotation_candidate's memory, built (and its module imported) on first use."""
-        state = self._recovery_state
-        if state is None:
-            from .recovery import Recovery
-
-            with self._counter_lock:
-                state = self._recovery_state
-                if state is None:
-                    state = Recovery(clock=self._clock, max_size=self._store.max_size)
-                    self._recovery_state = state
-        return state
-
-    def _note_failure(self, secret_id: str, failed_version_id: str) -> bool:
-        """Check rotation_candidate()'s arguments; record the failure; True if news."""
-        check_secret_id(secret_id)
-        check_version_id(failed_version_id)
-        return self._recovery.note_failure(
-            secret_id, failed_version_id, lambda: self._created(failed_version_id)
-        )
-
-    def _created(self, version_id: str) -> datetime | None:
-        for value in self._store.values():
-            if value.version_id == version_id:
-                return value.created_date
-        return None
-
-    def _acceptable(self, secret_id: str) -> Callable[[Secret], bool]:
-        recovery = self._recovery
-        return lambda secret: recovery.acceptable(secret_id, secret)
 
     def _after_fork_in_child(self) -> None:
         """Forget what belonged to the parent's threads and event loops (see subclasses)."""
@@ -367,36 +293,37 @@ class CacheBase:
         )
 
 
-# Lambda SnapStart: one restore hook for every cache of the process (the runtime keeps
-# each hook registered for good: one per cache would grow with every cache built).
-_snapstart_caches: weakref.WeakSet[CacheBase] = weakref.WeakSet()
-_snapstart_lock = ForkSafeLock()
-_snapstart_module: object = None  # the runtime module our hook is registered with
-_snapstart_missing = False  # the import failed once: do not search the path again
+# -- Lambda SnapStart: after a snapshot is restored, revalidate every cache's entries --
+# One restore hook for every cache of the process (the runtime keeps each hook
+# registered for good: one per cache would grow with every cache built).
+_stores: weakref.WeakSet[Store[Any, Any]] = weakref.WeakSet()
+_lock = ForkSafeLock()
+_module: object = None  # the runtime module our hook is registered with
+_missing = False  # the import failed once: do not search the path again
 
 
-def _register_snapstart(cache: CacheBase) -> None:
-    """Mark every entry stale after a Lambda SnapStart restore, if the runtime has hooks."""
-    global _snapstart_module, _snapstart_missing
+def register_snapstart(store: Store[Any, Any]) -> None:
+    """Mark every entry of ``store`` stale after a SnapStart restore, if the runtime has hooks."""
+    global _module, _missing
     module: Any = sys.modules.get("snapshot_restore_py")
     if module is None:
-        if _snapstart_missing:
+        if _missing:
             return
         try:
             module = importlib.import_module("snapshot_restore_py")
         except ImportError:
-            _snapstart_missing = True
+            _missing = True
             return
-    with _snapstart_lock:
-        _snapstart_caches.add(cache)
-        if _snapstart_module is not module:
+    with _lock:
+        _stores.add(store)
+        if _module is not module:
             module.register_after_restore(_after_restore)
-            _snapstart_module = module
+            _module = module
 
 
 def _after_restore() -> None:
-    for cache in list(_snapstart_caches):
+    for store in list(_stores):
         # A snapshot may be restored long after it was taken: don't serve its values,
         # not even stale, before they are revalidated.
-        cache._store.expire(servable=False)
-        cache._store.diverge()  # copies of one snapshot: same deadlines, same RNG state
+        store.expire(servable=False)
+        store.diverge()  # copies of one snapshot: same deadlines, same RNG state

@@ -1,22 +1,29 @@
-"""Value objects: Secret, SecretMetadata, RotationEvent, CacheStats, and the stage names."""
+"""Value objects: Secret, SecretMetadata, RotationEvent, CacheStats, the stage names, keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
+
+    from ..exceptions import SecretCacheError
 
 __all__ = [
     "AWSCURRENT",
     "AWSPENDING",
     "AWSPREVIOUS",
+    "BatchPage",
     "CacheStats",
+    "Key",
+    "RotationCallback",
     "RotationEvent",
     "Secret",
     "SecretMetadata",
+    "make_key",
 ]
 
 AWSCURRENT: Final = "AWSCURRENT"
@@ -148,3 +155,32 @@ class CacheStats:
     loads: int = 0
     failovers: int = 0
     calls_by_region: dict[str, int] = field(default_factory=dict)
+
+
+class BatchPage:
+    """One BatchGetSecretValue page: values, per-id typed errors, and the next token."""
+
+    # A plain slotted class, not a dataclass: see store.Load.
+    __slots__ = ("errors", "next_token", "secrets")
+
+    def __init__(
+        self,
+        secrets: Sequence[Secret],
+        errors: Mapping[str, SecretCacheError] | None = None,
+        next_token: str | None = None,
+    ) -> None:
+        self.secrets = secrets
+        self.errors: Mapping[str, SecretCacheError] = {} if errors is None else errors
+        self.next_token = next_token
+
+
+RotationCallback = Callable[[RotationEvent], object]
+# (secret_id, version_stage, version_id): exactly one of the last two is None, so a
+# stage label and a VersionId can never collide, and AWSPREVIOUS never answers for
+# AWSCURRENT.
+Key = tuple[str, "str | None", "str | None"]
+
+
+def make_key(secret_id: str, version_stage: str, version_id: str | None) -> Key:
+    """Return the cache key for a stage, or for a VersionId when one is given."""
+    return (secret_id, version_stage, None) if version_id is None else (secret_id, None, version_id)

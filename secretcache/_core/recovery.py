@@ -35,7 +35,7 @@ from .store import Load, Store
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .base import Key
+    from .models import Key
 
 __all__ = ["PER_CALL", "Look", "LookPlan", "Recovery", "look_plan"]
 

@@ -1,6 +1,6 @@
 """Regional failover's rules, free of I/O: which region to ask next, and what answers mean.
 
-Written once for ``FailoverSource`` and ``AsyncFailoverSource`` (as ``_revalidate`` is
+Written once for ``FailoverSource`` and ``AsyncFailoverSource`` (as ``revalidate`` is
 for the two caches): a request takes a ``Trip`` through the regions, and the source
 drives it with blocking calls or awaits. The rules:
 
@@ -26,15 +26,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._sources.botocore import BatchPage
 from ..exceptions import SecretCacheError, SecretsManagerUnavailableError
 from . import forksafe as _forksafe
+from .breaker import PROBE, SKIP, Breaker, fails_over, in_region, region_of
 from .forksafe import ForkSafeLock
-from .identity import parse_arn
-from .store import backoff_step, detached
+from .models import BatchPage
 from .validate import check_callable, check_rng
 
 if TYPE_CHECKING:
@@ -44,103 +44,29 @@ __all__ = ["Breaker", "Regions", "Trip", "fails_over", "in_region", "region_of"]
 
 log = logging.getLogger("secretcache")
 
+Source = TypeVar("Source")  # the kind of source: a SecretSource or an AsyncSecretSource
+
 # A fallback's NextToken, marked so that the next page is asked of the same region.
 _TOKEN = "secretcache-fallback-"
 
-# How a request was let through a breaker.
-FREE, PROBE, SKIP = "free", "probe", "skip"
 
+class Regions(Generic[Source]):
+    """The sources of a primary region and its fallbacks, their breakers and counters.
 
-def fails_over(error: SecretCacheError) -> bool:
-    """Return True for errors a fallback region may answer instead: outages, throttling."""
-    return isinstance(error, SecretsManagerUnavailableError)
-
-
-def region_of(arn: str) -> str | None:
-    """Return the region an ARN names, or None for anything that is not an ARN."""
-    found = parse_arn(arn)
-    return found["region"] if found else None
-
-
-def in_region(secret_id: str, region: str | None) -> str:
-    """Return ``secret_id`` for ``region``: an ARN with its region replaced, a name as is."""
-    found = parse_arn(secret_id)
-    if found is None or region is None or found["region"] == region:
-        return secret_id
-    return f"{found['head']}{region}:{found['account']}:secret:{found['resource']}"
-
-
-class Breaker:
-    """One region's health: closed (asked freely) or backing off until ``retry_at``."""
-
-    __slots__ = ("_lock", "error", "probing", "retry_at", "steps")
-
-    def __init__(self) -> None:
-        self._lock = ForkSafeLock()
-        self.retry_at: float | None = None  # None: closed
-        self.steps = 0  # backoff steps since the region last answered
-        self.probing = False  # the step's one probe is out
-        self.error: SecretCacheError | None = None  # the failure it is backing off after
-
-    def admit(self, now: float) -> str:
-        """Return FREE (closed), PROBE (this request is the step's probe) or SKIP."""
-        with self._lock:
-            if self.retry_at is None:
-                return FREE
-            if self.probing or now < self.retry_at:
-                return SKIP
-            self.probing = True
-            return PROBE
-
-    def answered(self) -> bool:
-        """Close (the region answered); return True if it was open."""
-        with self._lock:
-            was_open = self.retry_at is not None
-            self.retry_at, self.steps, self.probing, self.error = None, 0, False, None
-            return was_open
-
-    def failed(self, now: float, error: SecretCacheError, probe: bool, draw: float) -> bool:
-        """Open for the next step after a transient failure; return True if it just opened.
-
-        Only the probe's failure lengthens the step: requests sent while the region
-        was still closed fail together and open it once.
-        """
-        with self._lock:
-            if self.retry_at is not None and not probe:
-                return False
-            opened = self.retry_at is None
-            self.retry_at = now + backoff_step(self.steps, draw)
-            self.steps += 1
-            self.probing = False
-            # Without its traceback: its frames would keep the first caller's locals.
-            self.error = detached(error)
-            return opened
-
-    def release(self, probe: bool) -> None:
-        """Give the probe back unused (the request was interrupted, not answered)."""
-        if probe:
-            with self._lock:
-                self.probing = False
-
-    def after_fork_in_child(self) -> None:
-        """Reset what a forked child cannot share with its parent."""
-        # A probe in flight at the fork was sent by a thread the child does not have.
-        self.probing = False
-
-
-class Regions:
-    """The sources of a primary region and its fallbacks, their breakers and counters."""
+    ``Source`` is the kind of source: a ``SecretSource`` (``FailoverSource``) or an
+    ``AsyncSecretSource`` (``AsyncFailoverSource``).
+    """
 
     #: Tells a cache that this source spans regions (its counters and lag rule apply).
     spans_regions = True
 
     def __init__(
         self,
-        primary: Any,
-        fallbacks: Sequence[Any],
+        primary: Source,
+        fallbacks: Sequence[Source],
         *,
-        clock: Callable[[], float],
-        rng: random.Random | None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         if isinstance(fallbacks, (str, bytes)) or not isinstance(fallbacks, Sequence):
             raise TypeError("fallbacks must be a sequence of sources")
@@ -148,7 +74,7 @@ class Regions:
             raise ValueError("name at least one fallback source")
         check_callable("clock", clock)
         check_rng(rng)
-        self.sources: tuple[Any, ...] = (primary, *fallbacks)
+        self.sources: tuple[Source, ...] = (primary, *fallbacks)
         self.breakers = tuple(Breaker() for _ in self.sources)
         self.clock = clock
         self._own_rng = rng is None
@@ -248,6 +174,14 @@ class Regions:
         token = None if page.next_token is None else f"{_TOKEN}{index}:{page.next_token}"
         return BatchPage(secrets, errors, token)
 
+    def batch_trip(self, next_token: str | None) -> tuple[Trip, str | None]:
+        """Start a batch page's way: a later page goes to the region that issued its token.
+
+        Returns the trip and the token to send that region (its own, unmarked).
+        """
+        only, token = self.token_origin(next_token)
+        return self.trip(only=only), token
+
     def trip(
         self,
         secret_id: str | None = None,
@@ -278,11 +212,11 @@ class Regions:
 class Trip:
     """One request's way through the regions: ask ``next()``, report each outcome."""
 
-    __slots__ = ("_context", "_error", "_index", "_only", "_probe", "_regions")
+    __slots__ = ("_context", "_denied", "_error", "_index", "_only", "_probe", "_regions")
 
     def __init__(
         self,
-        regions: Regions,
+        regions: Regions[Any],
         context: tuple[str | None, str | None, str | None],
         only: int | None,
     ) -> None:
@@ -293,6 +227,28 @@ class Trip:
         self._probe = False
         # What to raise if nobody answers: the primary's error (or the only source's).
         self._error: SecretCacheError | None = None
+        # A fallback's refusal (denied, say: a replica policy without its region): it
+        # cannot stand in for the primary, but the error raised carries it.
+        self._denied: SecretCacheError | None = None
+
+    def plan(self) -> Generator[int, Any, Any]:
+        """Yield the index of each source to ask in turn; return the first answer.
+
+        The sources drive it (``steps.run`` / ``steps.arun``): each source yielded is
+        asked and its answer sent back, or its ``SecretCacheError`` thrown in.
+        """
+        while (index := self.next()) is not None:
+            try:
+                answer = yield index
+            except SecretCacheError as exc:
+                self.failed(index, exc)
+                continue
+            except BaseException:  # interrupted (cancelled): the probe, if it was one, goes back
+                self.abandon(index)
+                raise
+            self.answered(index)
+            return answer
+        raise self.error()
 
     def next(self) -> int | None:
         """Return the index of the next source to ask, or None when none is left."""
@@ -322,6 +278,16 @@ class Trip:
             breaker.answered()  # an answer about the secret: the region is up
             if index == 0 or self._only is not None:
                 raise error
+            if self._denied is None:
+                self._denied = error
+            log.warning(
+                "secretcache: fallback region %s refused %s (%s [%s]): it cannot stand in "
+                "for the primary; check its replica and its policy",
+                regions.label(index),
+                self._context[0] or "a batch",
+                type(error).__name__,
+                error.code,
+            )
             return
         if index == 0 or self._only is not None:
             self._error = error
@@ -338,11 +304,17 @@ class Trip:
         self._regions.breakers[index].release(self._probe)
 
     def error(self) -> SecretCacheError:
-        """Return what to raise when no region answered: the primary's error."""
-        if self._error is not None:
+        """Return what to raise when no region answered: the primary's error.
+
+        When a fallback refused, the error is told again for this request, caused by
+        that refusal.
+        """
+        if self._error is not None and self._denied is None:
             return self._error
-        # The primary was skipped: it is backing off after an earlier request's failure.
-        return _for(self._regions.breakers[0].error, *self._context)
+        # The primary was skipped (it is backing off after an earlier request's
+        # failure), or a fallback's refusal is to be carried.
+        primary = self._error or self._regions.breakers[0].error
+        return _for(primary, *self._context, denied=self._denied)
 
     def stand_in(self, secret_id: str) -> SecretCacheError:
         """Return the primary's error for one id of a batch that no region could read."""
@@ -354,12 +326,22 @@ def _for(
     secret_id: str | None,
     version_stage: str | None,
     version_id: str | None,
+    denied: SecretCacheError | None = None,
 ) -> SecretCacheError:
-    """Return the primary's ``failure`` told again for this request, caused by it."""
+    """Return the primary's ``failure`` told again for this request, caused by it.
+
+    With ``denied`` (a fallback's refusal), caused by that instead, so that a broken
+    replica policy shows in the chain (the message still tells the primary's failure).
+    """
     cls = type(failure) if failure is not None else SecretsManagerUnavailableError
     why = f" ({failure.message})" if failure is not None else ""
+    refused = (
+        ""
+        if denied is None
+        else f"; a fallback region refused ({type(denied).__name__} [{denied.code}])"
+    )
     error = cls(
-        f"the primary region failed{why} and no fallback region answered",
+        f"the primary region failed{why} and no fallback region answered{refused}",
         secret_id=secret_id,
         version_stage=version_stage,
         version_id=version_id,
@@ -367,5 +349,5 @@ def _for(
         status_code=failure.status_code if failure is not None else None,
         operation=failure.operation if failure is not None else None,
     )
-    error.__cause__ = failure
+    error.__cause__ = failure if denied is None else denied
     return error

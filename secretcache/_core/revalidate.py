@@ -23,7 +23,7 @@ awaiting one, and both follow the same rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SecretAccessDeniedError, SecretDeletedError, SecretNotFoundError
 from .models import Secret, SecretMetadata
@@ -38,7 +38,7 @@ __all__ = ["Describe", "Get", "Lags", "Plan", "Request", "plan_load", "settle"]
 class Get:
     """Call GetSecretValue with exactly one of ``version_stage`` and ``version_id``."""
 
-    # Plain slotted classes, not dataclasses: see _store.Load.
+    # Plain slotted classes, not dataclasses: see store.Load.
     __slots__ = ("secret_id", "version_id", "version_stage")
     operation = "GetSecretValue"
 
@@ -46,6 +46,12 @@ class Get:
         self.secret_id = secret_id
         self.version_stage = version_stage
         self.version_id = version_id
+
+    def ask(self, source: Any) -> Any:
+        """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
+        return source.get_secret_value(
+            self.secret_id, version_stage=self.version_stage, version_id=self.version_id
+        )
 
 
 class Describe:
@@ -57,10 +63,14 @@ class Describe:
     def __init__(self, secret_id: str) -> None:
         self.secret_id = secret_id
 
+    def ask(self, source: Any) -> Any:
+        """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
+        return source.describe_secret(self.secret_id)
+
 
 Request = Get | Describe
 Plan = Generator[Request, Secret | SecretMetadata, Load[Secret]]
-#: (answer, cached) -> True when the answer is a replica's older version (see _regions).
+#: (answer, cached) -> True when the answer is a replica's older version (see regions).
 Lags = Callable[[Secret, Secret], bool]
 
 

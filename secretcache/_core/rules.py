@@ -21,7 +21,13 @@ from ..exceptions import (
     SecretsManagerUnavailableError,
 )
 
-__all__ = ["EXPIRED_CREDENTIAL_CODES", "REVOKED_CREDENTIAL_CODES", "keeps_stale", "secret_wide"]
+__all__ = [
+    "EXPIRED_CREDENTIAL_CODES",
+    "REVOKED_CREDENTIAL_CODES",
+    "keeps_stale",
+    "renews_client",
+    "secret_wide",
+]
 
 #: A deactivated or unknown access key: a revocation, not a hiccup.
 REVOKED_CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException"})
@@ -33,11 +39,20 @@ EXPIRED_CREDENTIAL_CODES = frozenset(
 
 def keeps_stale(error: SecretCacheError) -> bool:
     """Return True for errors after which a cached value may still be served."""
-    if isinstance(error, SecretsManagerUnavailableError):
-        return True
-    return isinstance(error, SecretCredentialsError) and error.code not in REVOKED_CREDENTIAL_CODES
+    # Credentials a new client may cure are about the path too.
+    return isinstance(error, SecretsManagerUnavailableError) or renews_client(error)
 
 
 def secret_wide(error: SecretCacheError) -> bool:
     """Return True for answers that hold for every stage and version of the secret."""
     return isinstance(error, (SecretDeletedError, SecretDecryptionError))
+
+
+def renews_client(error: SecretCacheError) -> bool:
+    """Return True if a client built anew may cure ``error`` (credentials, not revoked).
+
+    Temporary credentials that ran out, or a credentials file written since the client
+    was built: a new client reads the credential chain again. A deactivated or unknown
+    key is a revocation, which no new client cures.
+    """
+    return isinstance(error, SecretCredentialsError) and error.code not in REVOKED_CREDENTIAL_CODES

@@ -5,7 +5,7 @@ passes in, exactly one caller at a time per key ("single-flight"). Reads of a fr
 entry take no lock (``lookup``); everything else happens under one short lock that is
 never held across a load.
 
-Failure rules (``_rules``; see the failure table in docs/freshness.md):
+Failure rules (``rules``; see the failure table in docs/freshness.md):
 - a *transient* error (``keeps_stale``) leaves the entry in place; it is served stale
   until ``stale_until`` (freshness + max_stale), then the error is raised;
 - any other error drops the entry: nothing stale is served after access was revoked;
@@ -20,213 +20,37 @@ caller but not kept, and neither is a value older than a later denial.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import itertools
 import math
 import random
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from ..exceptions import SecretCacheError
 from . import forksafe as _forksafe
+from .entries import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    Batch,
+    Entry,
+    Load,
+    Ticket,
+    _Failure,
+    _Flight,
+    fresh_copy,
+)
 from .rules import keeps_stale
+from .upkeep import Upkeep
 
-__all__ = [
-    "BACKOFF_BASE",
-    "BACKOFF_CAP",
-    "Batch",
-    "Deserted",
-    "Entry",
-    "Load",
-    "Store",
-    "Ticket",
-    "backoff_step",
-]
+# The records a store hands out are served here too (their home is ``entries``).
+__all__ = ["Batch", "Entry", "Load", "Store", "Ticket"]
 
 V = TypeVar("V")
 K = TypeVar("K", bound=Hashable)
-E = TypeVar("E", bound=BaseException)
-
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 60.0
-_BACKOFF_JITTER = 0.2  # a step lasts base*2**n times [1, 1.2): never shorter, so never busier
 
 
-class Entry(Generic[V]):
-    """A cached value with its freshness deadlines (times from the store's clock)."""
-
-    __slots__ = ("fresh_until", "parsed", "read_at", "referenced", "seq", "stale_until", "value")
-
-    def __init__(
-        self, value: V, read_at: float, fresh_until: float, stale_until: float, seq: int
-    ) -> None:
-        self.value = value
-        # When the value itself was last read from the source (a revalidation that only
-        # confirmed the version, in describe mode, does not move it).
-        self.read_at = read_at
-        self.fresh_until = fresh_until
-        self.stale_until = stale_until
-        # The sequence number of the request that produced this value.
-        self.seq = seq
-        # Second-chance bit for CLOCK eviction: set on a hit without taking the lock.
-        self.referenced = False
-        # Derived data a caller may attach (parsed JSON), valid for this value only.
-        self.parsed: object = None
-
-
-class Load(Generic[V]):
-    """What a loader returns: the value, a cap on its freshness, whether it was re-read."""
-
-    # A plain slotted class, not a dataclass: building a frozen dataclass costs ~0.3 ms
-    # of import time each, and nothing compares or hashes these.
-    __slots__ = ("fresh_cap", "reused", "value")
-
-    def __init__(self, value: V, fresh_cap: float | None = None, *, reused: bool = False) -> None:
-        self.value = value
-        self.fresh_cap = fresh_cap
-        # True when the value is the one being revalidated, confirmed without reading
-        # it again (describe mode): its read_at stays what it was.
-        self.reused = reused
-
-
-class _Failure:
-    __slots__ = ("attempts", "error", "failed_at", "retry_at", "seq")
-
-    def __init__(
-        self, error: SecretCacheError, failed_at: float, retry_at: float, attempts: int, seq: int
-    ) -> None:
-        self.error = error
-        self.failed_at = failed_at
-        self.retry_at = retry_at
-        self.attempts = attempts
-        self.seq = seq
-
-
-class Deserted(BaseException):
-    """A load whose loader is gone (its event loop was closed under it): plan again."""
-
-
-class _Flight(Generic[V]):
-    """A load in progress that other readers of the same key wait for."""
-
-    __slots__ = ("done", "entry", "error", "invalidated", "stale_error", "task", "waiters")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        # Called once the flight lands (readers in other event loops); None once it has.
-        self.waiters: list[Callable[[], object]] | None = []
-        self.entry: Entry[V] | None = None
-        self.error: BaseException | None = None
-        # The load failed but its reader was served stale: a forced read joining it
-        # (refresh()) asked for a fetch, and must see that the fetch failed.
-        self.stale_error: SecretCacheError | None = None
-        # Set (under the store's lock) when invalidate() matches this key mid-load: the
-        # load's outcome is handed to its callers but not kept.
-        self.invalidated = False
-        # The async cache keeps the loading task here so its waiters can await it.
-        self.task: object = None
-
-    def drops(self, key: object) -> bool:
-        return self.invalidated
-
-    def outcome(self, force: bool = False) -> Entry[V]:
-        """Return the loaded entry, or raise (a copy of) the load's error."""
-        error = self.error if self.error is not None or not force else self.stale_error
-        if error is not None:
-            raise fresh_copy(error)
-        assert self.entry is not None
-        return self.entry
-
-
-class Ticket(Generic[K, V]):
-    """The right, and the duty, to load one key: end it with succeed/fail/abandon."""
-
-    __slots__ = ("entry", "failure", "flight", "force", "key", "seq")
-
-    def __init__(
-        self,
-        key: K,
-        entry: Entry[V] | None,
-        failure: _Failure | None,
-        flight: _Flight[V],
-        force: bool,
-        seq: int,
-    ) -> None:
-        self.key = key
-        self.entry = entry
-        self.failure = failure
-        self.flight = flight
-        self.force = force
-        self.seq = seq
-
-    @property
-    def previous(self) -> V | None:
-        """Return the value being revalidated, or None for a cold key."""
-        return self.entry.value if self.entry is not None else None
-
-
-class Batch(Generic[K]):
-    """A batch read in progress: its sequence number, and what invalidate() hit since."""
-
-    __slots__ = ("cleared", "predicates", "seq")
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.cleared = False
-        self.predicates: list[Callable[[K], bool]] = []
-
-    def drops(self, key: K) -> bool:
-        """Return True if an invalidate() since the batch was sent covered ``key``."""
-        return self.cleared or any(predicate(key) for predicate in self.predicates)
-
-
-def fresh_copy(error: E) -> E:
-    """Return a copy of a remembered error, so re-raising never grows one traceback."""
-    clone = copy.copy(error)
-    clone.__cause__ = error.__cause__
-    clone.__suppress_context__ = True
-    return clone
-
-
-def backoff_step(
-    attempts: int,
-    draw: float,
-    *,
-    base: float = BACKOFF_BASE,
-    growth: float = 2.0,
-    cap: float = BACKOFF_CAP,
-) -> float:
-    """Return the seconds of the backoff step after ``attempts`` failures in a row before.
-
-    ``base * growth**attempts``, at most ``cap``, times ``1 + 0.2 * draw`` (``draw`` in
-    [0, 1)): a step is never shorter than its base figure, so never busier.
-    """
-    try:
-        step = min(cap, base * growth**attempts)
-    except OverflowError:  # ~1,000 steps in a row: long since at the cap
-        step = cap
-    return min(cap, step * (1.0 + draw * _BACKOFF_JITTER))
-
-
-def detached(error: E) -> E:
-    """Return a copy of ``error`` to remember: no traceback, and a cause without one.
-
-    A traceback's frames link to their callers: remembering an error as raised would
-    keep the whole stack of the first caller that met it (with every local of every
-    frame, the caller's own secrets too) alive for as long as the failure is remembered.
-    """
-    clone = fresh_copy(error)
-    cause = error.__cause__
-    if cause is not None and cause.__traceback__ is not None:
-        # An uncopyable third-party error stays as it is.
-        with contextlib.suppress(Exception):
-            clone.__cause__ = copy.copy(cause)  # the same error, without its traceback
-    return clone
-
-
-class Store(Generic[K, V]):
+class Store(Upkeep[K, V]):
     """A bounded map of entries with single-flight loading and failure memory."""
 
     def __init__(
@@ -418,30 +242,6 @@ class Store(Generic[K, V]):
     def _land(self, ticket: Ticket[K, V]) -> None:
         self._end_flight(ticket.key, ticket.flight)
 
-    def _end_flight(self, key: K, flight: _Flight[V]) -> None:
-        with self._lock:
-            # invalidate() may have detached this flight and a newer one may fly now.
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-            waiters, flight.waiters = flight.waiters, None
-        flight.done.set()
-        for wake in waiters or ():
-            wake()
-
-    def when_landed(self, flight: _Flight[V], wake: Callable[[], object]) -> bool:
-        """Call ``wake()`` once ``flight`` lands; return False (not calling it) if it has."""
-        with self._lock:
-            if flight.waiters is None:
-                return False
-            flight.waiters.append(wake)
-            return True
-
-    def desert(self, key: K, flight: _Flight[V]) -> None:
-        """End a flight whose loader can no longer end it: its readers plan again."""
-        if flight.error is None and flight.entry is None:
-            flight.error = Deserted()
-        self._end_flight(key, flight)
-
     # -- batches ------------------------------------------------------------------------
     def begin_batch(self) -> Batch[K]:
         """Start a batch read: call before sending it, end it with ``end_batch``."""
@@ -514,24 +314,6 @@ class Store(Generic[K, V]):
                 return current, True
             return None, False
 
-    def _remember(
-        self, key: K, exc: SecretCacheError, failure: _Failure | None, now: float, seq: int
-    ) -> None:
-        attempts = failure.attempts + 1 if failure is not None else 0
-        step = backoff_step(
-            attempts,
-            self._rng.random(),
-            base=self.backoff_base,
-            growth=self.backoff_growth,
-            cap=self.backoff_cap,
-        )
-        failures = self._failures
-        failures.pop(key, None)
-        if len(failures) >= self.max_size:
-            # Oldest first: failure memory is bounded like the entries are.
-            del failures[next(iter(failures))]
-        failures[key] = _Failure(detached(exc), now, now + step, attempts, seq)
-
     def _commit(
         self,
         key: K,
@@ -584,136 +366,3 @@ class Store(Generic[K, V]):
                 self._make_room()
             self.data[key] = entry
             return entry, old.value if old is not None else None, True
-
-    def _make_room(self) -> None:
-        """Evict until there is room for one more entry (CLOCK: LRU's lock-free cousin)."""
-        data = self.data
-        while len(data) >= self.max_size:
-            key = next(iter(data))
-            entry = data.pop(key)
-            if entry.referenced:
-                entry.referenced = False
-                data[key] = entry  # second chance: to the back of the line
-            else:
-                break
-
-    # -- maintenance ------------------------------------------------------------------
-    def invalidate(self, predicate: Callable[[K], bool] | None = None) -> None:
-        """Drop entries and remembered failures (all, or those whose key matches)."""
-        with self._lock:
-            for key in [k for k in self._flights if predicate is None or predicate(k)]:
-                # Its caller still gets what it fetched, but later readers must not
-                # join a request sent before the invalidation: they load afresh.
-                self._flights.pop(key).invalidated = True
-            for batch in self._batches:
-                if predicate is None:
-                    batch.cleared = True
-                else:
-                    batch.predicates.append(predicate)
-            if predicate is None:
-                self.data.clear()
-                self._failures.clear()
-                return
-            for key in [k for k in self.data if predicate(k)]:
-                del self.data[key]
-            for key in [k for k in self._failures if predicate(k)]:
-                del self._failures[key]
-
-    def restart(self, predicate: Callable[[K], bool]) -> None:
-        """Make matching keys load afresh, keeping their remembered failures.
-
-        Loads in flight are detached (their callers still get what they fetched; later
-        readers don't join a request sent before now) and entries can't be served until
-        reloaded; unlike ``invalidate``, a backoff in progress still holds.
-        """
-        with self._lock:
-            for key in [k for k in self._flights if predicate(k)]:
-                self._flights.pop(key).invalidated = True
-            for batch in self._batches:
-                batch.predicates.append(predicate)
-            for key, entry in self.data.items():
-                if predicate(key):
-                    entry.fresh_until = entry.stale_until = -math.inf
-
-    def fail_keys(self, predicate: Callable[[K], bool], error: SecretCacheError, seq: int) -> None:
-        """Drop the entries whose key matches, remembering ``error`` for each of them.
-
-        For an answer that holds for other keys too (a secret scheduled for deletion):
-        their hot readers then meet the remembered error instead of the API. ``seq`` is
-        the request that got the answer: an entry from a later request stays.
-        """
-        with self._lock:
-            now = self.clock()
-            for key in [k for k, e in self.data.items() if e.seq < seq and predicate(k)]:
-                del self.data[key]
-                self._remember(key, error, self._failures.get(key), now, seq)
-
-    def diverge(self) -> None:
-        """Part from the copies of this process (after a fork or a snapshot restore).
-
-        Copies hold the same entries and the same generator state: they would draw the
-        same jitter and refresh in step for good. Reseed our own generator (not one the
-        caller passed in) and make the next load of every entry held now a cold one.
-        """
-        with self._lock:
-            if self._own_rng:
-                self._rng.seed()
-            self._inherited = set(self.data)
-
-    def expire(self, predicate: Callable[[K], bool] | None = None, *, servable: bool) -> None:
-        """Make matching entries due for revalidation now.
-
-        With ``servable`` they stay within their stale window (others read them while
-        one caller revalidates); without, they can't be served until revalidated.
-        """
-        with self._lock:
-            now = self.clock()
-            for key, entry in self.data.items():
-                if predicate is None or predicate(key):
-                    entry.fresh_until = min(entry.fresh_until, now)
-                    if not servable:
-                        entry.stale_until = -math.inf
-
-    def due(self, lead: float) -> list[K]:
-        """Return keys whose freshness ends within ``lead`` seconds, not loading or backing off."""
-        with self._lock:
-            now = self.clock()
-            horizon = now + lead
-            return [
-                k
-                for k, e in self.data.items()
-                if e.fresh_until <= horizon
-                and k not in self._flights
-                and not (k in self._failures and now < self._failures[k].retry_at)
-            ]
-
-    def items(self) -> list[tuple[K, V]]:
-        """Return a snapshot of the cached keys and values."""
-        with self._lock:
-            return [(key, entry.value) for key, entry in self.data.items()]
-
-    def values(self) -> list[V]:
-        """Return a snapshot of the cached values."""
-        with self._lock:
-            return [entry.value for entry in self.data.values()]
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    # -- fork -------------------------------------------------------------------------
-    def _before_fork(self) -> None:
-        # Fork with the map consistent: no other thread is half-way through a change.
-        self._lock.acquire()
-
-    def _after_fork_in_parent(self) -> None:
-        self._lock.release()
-
-    def _after_fork_in_child(self) -> None:
-        # The inherited lock is held (by _before_fork) and every load in flight was
-        # sent by a thread the child does not have: nobody would ever end it.
-        self._lock = threading.Lock()
-        self._flights = {}
-        self._batches = set()
-        # Siblings forked from one master hold the same deadlines and generator state:
-        # without this they would refresh in step for good.
-        self.diverge()

@@ -1,8 +1,10 @@
 """The async source: aiobotocore clients, one per event loop, closed when the loop ends.
 
-``AsyncSecretSource`` is the seam ``AsyncSecretCache`` reads through; ``AioBotocoreSource``
-is its aiobotocore implementation (imported only when a client is built), the async twin
-of ``_source.BotocoreSource``.
+``AioBotocoreSource`` implements ``AsyncSecretSource`` on aiobotocore (imported only when
+a client is built): the async twin of ``botocore.BotocoreSource``. What it sends and
+what each answer means is ``answers``, shared with that twin; this module only awaits,
+and keeps the clients per event loop. A client the caller made belongs to the loop it
+was first used in: read from another loop, it is misuse, said so (never an outage).
 """
 
 from __future__ import annotations
@@ -15,22 +17,25 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .._core import forksafe as _forksafe
 from .._core.errors import mapping_errors
 from .._core.forksafe import ForkSafeLock
-from .botocore import (
+from .._core.rules import renews_client
+from ..exceptions import SecretCacheError
+from .answers import (
     CLIENT_SETTINGS,
-    BatchPage,
-    _install_scrubber,
+    Call,
+    batch_call,
     batch_page_from_response,
-    batch_request,
-    get_request,
+    describe_call,
+    for_read,
+    get_call,
     metadata_from_response,
-    one_attempt,
     secret_from_response,
 )
+from .botocore import _install_scrubber, one_attempt
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping, Sequence
 
-    from .._core.models import Secret, SecretMetadata
+    from .._core.models import BatchPage, Secret, SecretMetadata
 
 __all__ = ["AioBotocoreSource", "AsyncSecretSource", "build_async_client"]
 
@@ -44,11 +49,11 @@ class AsyncSecretSource(Protocol):
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
-        """Read one version of a secret (GetSecretValue)."""
+        """Await one version of a secret (GetSecretValue)."""
         ...
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Read a secret's metadata and stage map (DescribeSecret), never its value."""
+        """Await a secret's metadata and stage map (DescribeSecret), never its value."""
         ...
 
     async def batch_get_secret_value(
@@ -58,14 +63,14 @@ class AsyncSecretSource(Protocol):
         filters: Sequence[Mapping[str, Any]] | None = None,
         next_token: str | None = None,
     ) -> BatchPage:
-        """Read the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
+        """Await the AWSCURRENT version of up to 20 secrets (BatchGetSecretValue)."""
         ...
 
 
 async def build_async_client(
     session: Any, stack: contextlib.AsyncExitStack, region_name: str | None = None
 ) -> Any:
-    """Build the default aiobotocore client on ``stack``: as ``_source.build_client``."""
+    """Build the default aiobotocore client on ``stack``: as ``botocore.build_client``."""
     from aiobotocore.config import AioConfig
 
     if session is None:
@@ -139,6 +144,7 @@ class AioBotocoreSource:
         if client is not None and region_name is not None:
             raise TypeError("region_name is for a client built here; a client has its own")
         self._given = client
+        self._given_loop: asyncio.AbstractEventLoop | None = None  # where it was first used
         self._session = session
         self._region_name = region_name
         self._single_attempt = single_attempt
@@ -169,9 +175,10 @@ class AioBotocoreSource:
 
     async def client(self) -> Any:
         """Return this event loop's client, building it on first use in the loop."""
-        if self._given is not None:
-            return self._given
         loop = asyncio.get_running_loop()
+        if self._given is not None:
+            self._check_loop(loop)
+            return self._given
         state = self._state(loop)
         if state.client is None:
             async with state.building:
@@ -188,6 +195,26 @@ class AioBotocoreSource:
                     _install_scrubber()
         return state.client
 
+    def _check_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Raise RuntimeError if the caller's client belongs to another event loop.
+
+        An aiobotocore client's connections belong to the loop that opened them: from
+        another loop every request fails ("Event loop is closed"), which would look
+        like an outage and serve stale values. It is misuse, and named so.
+        """
+        owners = _opened_in(self._given)
+        with self._lock:
+            if self._given_loop is None and not owners:
+                self._given_loop = loop
+            owners.add(self._given_loop or loop)
+        if owners != {loop}:
+            raise RuntimeError(
+                "the aiobotocore client passed to AsyncSecretCache belongs to another event "
+                "loop (it was used in one that is not running this read, e.g. an earlier "
+                "asyncio.run): make the client in the event loop that reads with it, or let "
+                "AsyncSecretCache build its own (client=None), one per event loop"
+            )
+
     @property
     def region_name(self) -> str | None:
         """Return the region this source reads in (None until a client is known)."""
@@ -199,24 +226,40 @@ class AioBotocoreSource:
             built = [s.client for s in self._loops.values() if s.client is not None]
         return built[0].meta.region_name if built else None
 
+    async def _call(self, call: Call) -> Any:
+        try:
+            client = await self.client()
+        except SecretCacheError as exc:  # no region, say: name the read that needed it
+            for_read(exc, call.context)
+            raise
+        try:
+            with mapping_errors(**call.context):
+                return await getattr(client, call.operation)(**call.kwargs)
+        except SecretCacheError as exc:
+            if self._given is None and renews_client(exc):
+                await self._renew(asyncio.get_running_loop(), client)
+            raise
+
+    async def _renew(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        """Close a client built here whose credentials failed: the next read builds one."""
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None or state.client is not client:
+                return  # renewed already, by another read that failed on it
+            del self._loops[loop]
+        await _retire(state)
+
     async def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
-        """Call GetSecretValue, always naming a VersionStage or a VersionId."""
-        kwargs = get_request(secret_id, version_stage, version_id)
-        client = await self.client()
-        with mapping_errors(
-            secret_id=secret_id, version_stage=version_stage, version_id=version_id
-        ):
-            # Straight into the call: no local of this frame holds the answer's value.
-            return secret_from_response(secret_id, await client.get_secret_value(**kwargs))
+        """Await GetSecretValue, always naming a VersionStage or a VersionId."""
+        # Straight into the parser: no local of this frame holds the answer's value.
+        answer = self._call(get_call(secret_id, version_stage, version_id))
+        return secret_from_response(secret_id, await answer)
 
     async def describe_secret(self, secret_id: str) -> SecretMetadata:
-        """Call DescribeSecret."""
-        client = await self.client()
-        with mapping_errors(secret_id=secret_id):
-            response = await client.describe_secret(SecretId=secret_id)
-        return metadata_from_response(response)
+        """Await DescribeSecret."""
+        return metadata_from_response(await self._call(describe_call(secret_id)))
 
     async def batch_get_secret_value(
         self,
@@ -225,13 +268,9 @@ class AioBotocoreSource:
         filters: Sequence[Mapping[str, Any]] | None = None,
         next_token: str | None = None,
     ) -> BatchPage:
-        """Call BatchGetSecretValue once; per-id errors come back typed, not raised."""
-        kwargs = batch_request(secret_ids, filters, next_token)
-        client = await self.client()
-        with mapping_errors():
-            return batch_page_from_response(
-                await client.batch_get_secret_value(**kwargs), secret_ids
-            )
+        """Await one BatchGetSecretValue; per-id errors come back typed, not raised."""
+        page = self._call(batch_call(secret_ids, filters, next_token))
+        return batch_page_from_response(await page, secret_ids)
 
     async def aclose(self) -> None:
         """Close the client this event loop built (a client passed in stays open).
@@ -241,15 +280,29 @@ class AioBotocoreSource:
         loop = asyncio.get_running_loop()
         with self._lock:
             state = self._loops.pop(loop, None)
-        if state is None:
-            return
-        if state.closer is not None:
-            await state.closer.aclose()  # runs its finally: closes the client
-        else:
-            await state.close()
+        if state is not None:
+            await _retire(state)
 
     def _after_fork_in_child(self) -> None:
         # The parent's loops and their clients mean nothing here (and their sockets are
         # the parent's): keep them unreachable but uncollected, build anew.
         self._inherited.extend(self._loops.values())
         self._loops = {}
+
+
+async def _retire(state: _LoopClient) -> None:
+    """Close a loop's client now (its closer, if started, then has nothing left to do)."""
+    if state.closer is not None:
+        await state.closer.aclose()  # runs its finally: closes the client
+    else:
+        await state.close()
+
+
+def _opened_in(client: Any) -> set[asyncio.AbstractEventLoop]:
+    """Return the event loops an aiobotocore client's HTTP sessions were opened in."""
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    sessions = getattr(http, "_sessions", None)
+    if not isinstance(sessions, dict):
+        return set()
+    loops = (getattr(session, "_loop", None) for session in list(sessions.values()))
+    return {loop for loop in loops if isinstance(loop, asyncio.AbstractEventLoop)}

@@ -3,31 +3,27 @@
 Secrets Manager replicates a secret to other regions (same name, same VersionIds, an
 ARN that differs only in its region). This source reads through the primary's source
 and, when it fails transiently, through each fallback in order, by the rules of
-``_regions``; the caches and the store never see a region. ``SecretCache(...,
+``_core.regions``; the caches and the store never see a region. ``SecretCache(...,
 fallback_regions=...)`` builds one; build one yourself to compose other sources.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from .._core.regions import Regions, Trip
-from ..exceptions import SecretCacheError
+from .._core.regions import Regions
+from .._core.steps import run
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._core.models import Secret, SecretMetadata
     from .botocore import BatchPage, SecretSource
 
 __all__ = ["FailoverSource"]
 
-T = TypeVar("T")
 
-
-class FailoverSource(Regions):
+class FailoverSource(Regions["SecretSource"]):
     """A SecretSource that asks ``primary`` first and ``fallbacks`` when it is down.
 
     A request the primary fails transiently (unavailable, 5xx, timeouts, connection
@@ -38,30 +34,6 @@ class FailoverSource(Regions):
     rewritten for each fallback's region (its ``region_name``); the answer keeps the
     id asked as ``secret_id`` and the answering region's ``arn``.
     """
-
-    def __init__(
-        self,
-        primary: SecretSource,
-        fallbacks: Sequence[SecretSource],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(primary, fallbacks, clock=clock, rng=rng)
-
-    def _ask(self, trip: Trip, call: Callable[[int], T]) -> T:
-        while (index := trip.next()) is not None:
-            try:
-                answer = call(index)
-            except SecretCacheError as exc:
-                trip.failed(index, exc)
-                continue
-            except BaseException:
-                trip.abandon(index)
-                raise
-            trip.answered(index)
-            return answer
-        raise trip.error()
 
     def get_secret_value(
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
@@ -78,7 +50,8 @@ class FailoverSource(Regions):
                 secret_id,
             )
 
-        return self._ask(self.trip(secret_id, version_stage, version_id), call)
+        secret: Secret = run(self.trip(secret_id, version_stage, version_id).plan(), call)
+        return secret
 
     def describe_secret(self, secret_id: str) -> SecretMetadata:
         """Call DescribeSecret in the first region that answers."""
@@ -87,7 +60,8 @@ class FailoverSource(Regions):
             source: SecretSource = self.sources[index]
             return source.describe_secret(self.asked(index, secret_id))
 
-        return self._ask(self.trip(secret_id), call)
+        meta: SecretMetadata = run(self.trip(secret_id).plan(), call)
+        return meta
 
     def batch_get_secret_value(
         self,
@@ -97,8 +71,7 @@ class FailoverSource(Regions):
         next_token: str | None = None,
     ) -> BatchPage:
         """Call BatchGetSecretValue in the first region that answers (later pages: the same)."""
-        only, token = self.token_origin(next_token)
-        trip = self.trip(only=only)
+        trip, token = self.batch_trip(next_token)
 
         def call(index: int) -> BatchPage:
             source: SecretSource = self.sources[index]
@@ -107,4 +80,5 @@ class FailoverSource(Regions):
             )
             return self.page_as_asked(index, page, secret_ids, trip)
 
-        return self._ask(trip, call)
+        page: BatchPage = run(trip.plan(), call)
+        return page

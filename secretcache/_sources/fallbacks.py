@@ -1,6 +1,6 @@
 """A cache's source, built from its arguments: one region's, or failover across regions.
 
-Kept apart from ``_failover`` and ``_regions`` so that a cache with no fallback regions
+Kept apart from ``failover`` and ``_core.regions`` so that a cache with no fallback regions
 (most of them, and every Lambda cold start) never imports the failover machinery.
 """
 
@@ -12,53 +12,17 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
-__all__ = ["build_source", "check_fallbacks"]
-
-
-def check_fallbacks(
-    fallback_regions: Any, fallback_clients: Any, *, client: Any, source: Any
-) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """Check a cache's fallback arguments; return them as tuples (TypeError/ValueError)."""
-    regions = _sequence("fallback_regions", fallback_regions)
-    clients = _sequence("fallback_clients", fallback_clients)
-    for region in regions:
-        if not isinstance(region, str):
-            raise TypeError(f"a fallback region must be a str, not {type(region).__name__}")
-        if not region.strip() or region != region.strip():
-            raise ValueError(f"{region!r} is not a region name")
-    if len(set(regions)) != len(regions):
-        raise ValueError(f"fallback_regions names a region twice: {regions!r}")
-    if regions and clients:
-        raise TypeError("pass fallback_regions or fallback_clients, not both")
-    if source is not None and (regions or clients):
-        raise TypeError(
-            "a source= reads where it reads: compose failover with FailoverSource instead"
-        )
-    if client is not None and regions:
-        raise TypeError(
-            "fallback_regions builds clients from session= (or the default credentials), "
-            "not from a client=: pass ready clients as fallback_clients"
-        )
-    return regions, clients
-
-
-def _sequence(name: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence, e.g. ({value!r},), not a single string")
-    try:
-        return tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence, not {type(value).__name__}") from None
+__all__ = ["build_source"]
 
 
 def build_source(
     region_source: Callable[..., Any],
+    asynchronous: bool,
     client: Any,
     session: Any,
     regions: tuple[str, ...],
     clients: tuple[Any, ...],
     *,
-    asynchronous: bool,
     clock: Callable[[], float],
     rng: random.Random | None,
 ) -> Any:

@@ -18,25 +18,22 @@ Resource rules, from IAM's matching (``*`` any run of characters, ``?`` exactly 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._core.identity import looks_suffixed
+from .._core.validate import check_secret_id
+from ._common import EXIT_OK, UsageError, para, valid, where_am_i
+from ._options import Partitions, check_account, check_kms_key, check_options
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterable, Sequence
+    from typing import TextIO
 
-__all__ = [
-    "FEATURES",
-    "Feature",
-    "Need",
-    "build_policy",
-    "check_account",
-    "check_kms_key",
-    "check_options",
-    "check_region",
-]
+__all__ = ["FEATURES", "Feature", "Need", "add_parser", "build_policy", "run"]
 
 GET = "secretsmanager:GetSecretValue"
 DESCRIBE = "secretsmanager:DescribeSecret"
@@ -134,11 +131,6 @@ _SECRET_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):secretsmanager:(?P<region>[a-z0-9-]+):"
     r"(?P<account>[0-9]{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
 )
-_KEY_ARN = re.compile(
-    r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
-    r"key/(?P<id>[A-Za-z0-9-]+)"
-)
-_ACCOUNT = re.compile(r"[0-9]{12}")
 _SID = {
     "secret": "ReadTheseSecrets",
     "*": "ActionsWithoutResourceArns",
@@ -146,101 +138,8 @@ _SID = {
 }
 
 
-class _Partitions:
-    """Tell each region's partition from botocore's endpoint data (loaded once per policy).
-
-    Only regions where botocore's data lists Secrets Manager count: a partition's name
-    pattern alone (``us-eest-1`` looks like an ``aws`` region) would accept any typo.
-    """
-
-    def __init__(self) -> None:
-        import botocore
-        from botocore.loaders import create_loader
-        from botocore.regions import EndpointResolver
-
-        # The data files alone: a session would also read the profile (AWS_PROFILE),
-        # whose errors belong to the command's own look-up of the account.
-        resolver = EndpointResolver(create_loader().load_data("endpoints"))
-        self.botocore_version = botocore.__version__
-        self.regions = {
-            region: partition
-            for partition in resolver.get_available_partitions()
-            for region in resolver.get_available_endpoints("secretsmanager", partition)
-        }
-
-    def __call__(self, region: str, what: str = "--region") -> str:
-        partition = self.regions.get(region)
-        if partition is None:
-            close = _nearest(region, self.regions)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise ValueError(
-                f"{what} {region!r}: unknown AWS region (not in botocore "
-                f"{self.botocore_version}'s Secrets Manager endpoints){hint}"
-            )
-        return partition
-
-
-def _nearest(word: str, candidates: Iterable[str]) -> list[str]:
-    """Return the candidates at the smallest edit distance from ``word`` (at most 2)."""
-    by_distance: dict[int, list[str]] = {}
-    for candidate in sorted(candidates):
-        by_distance.setdefault(_distance(word, candidate), []).append(candidate)
-    best = min(by_distance, default=3)
-    return by_distance[best][:3] if best <= 2 else []
-
-
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance: a typo in a region name is one or two edits."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
-def check_region(region: str) -> str:
-    """Return the partition of a region Secrets Manager serves; ValueError naming it if none."""
-    return _Partitions()(region)
-
-
-def check_account(account: str) -> str:
-    """Return ``account`` if it is an AWS account id (12 digits); ValueError naming it if not."""
-    if not _ACCOUNT.fullmatch(account):
-        raise ValueError(f"--account {account!r}: an AWS account id is 12 digits")
-    return account
-
-
-def check_options(regions: Sequence[str], account: str | None, kms_keys: Sequence[str]) -> None:
-    """Check the policy command's free-form options at once; ValueError naming the first bad one.
-
-    Run before anything asks AWS: a mistyped region would otherwise reach STS first.
-    """
-    partition_of = _Partitions()
-    for region in regions:
-        partition_of(region)
-    if account is not None:
-        check_account(account)
-    for key in kms_keys:
-        check_kms_key(key, partition_of)
-
-
-def check_kms_key(key: str, partition_of: _Partitions | None = None) -> tuple[str, str]:
-    """Return (region, key id) of a KMS key ARN; ValueError naming a malformed one."""
-    arn = _KEY_ARN.fullmatch(key)
-    if arn is None:
-        raise ValueError(
-            f"--kms-key {key!r}: give the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); "
-            "an alias or a bare key id cannot scope kms:Decrypt"
-        )
-    partition_of = partition_of or _Partitions()
-    if partition_of(arn["region"], f"--kms-key {key!r}: region") != arn["partition"]:
-        raise ValueError(f"--kms-key {key!r}: region and partition disagree")
-    return arn["region"], arn["id"]
-
-
 def _secret_arns(
-    secret_id: str, regions: Sequence[str], account: str | None, partition_of: _Partitions
+    secret_id: str, regions: Sequence[str], account: str | None, partition_of: Partitions
 ) -> list[tuple[str, str]]:
     """Return (region, ARN pattern) for one secret in each region it is read in."""
     arn = _SECRET_ARN.fullmatch(secret_id)
@@ -269,7 +168,7 @@ def _secret_arns(
 
 
 def _key_arns(
-    kms_keys: Iterable[str], regions: Sequence[str], partition_of: _Partitions
+    kms_keys: Iterable[str], regions: Sequence[str], partition_of: Partitions
 ) -> list[tuple[str, str]]:
     """Return (region, key ARN) for each key; a multi-Region key is named in every region."""
     found: dict[str, str] = {}
@@ -325,7 +224,7 @@ def build_policy(
     if account is not None:
         check_account(account)
     regions = list(dict.fromkeys(regions))
-    partition_of = _Partitions()
+    partition_of = Partitions()
     for region in regions:
         partition_of(region)
     flags = {"--describe": describe, "--prefetch": prefetch, "--filters": filters}
@@ -361,3 +260,89 @@ def build_policy(
                 statement["Condition"] = _decrypt_condition(keys, secrets)
             statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# -- the `secretcache policy` subcommand ----------------------------------------
+
+
+def add_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """Add the ``policy`` subcommand to ``commands``."""
+    policy = commands.add_parser(
+        "policy",
+        help="print the least-privilege IAM policy for reading SECRET_ID ... (JSON)",
+        description=para(
+            "Print the IAM policy (JSON) that lets secretcache read these secrets with the "
+            "features you name, and nothing more. A name becomes its ARN ending in -?????? "
+            "(the six characters AWS appends); an ARN is used as given. Never calls Secrets "
+            "Manager; without --account, STS GetCallerIdentity tells the account."
+        ),
+        epilog=(
+            "examples:\n  secretcache policy prod/db\n"
+            "  secretcache policy prod/db prod/api-key --describe --prefetch\n"
+            "  secretcache policy prod/db --kms-key arn:aws:kms:eu-west-1:111122223333:key/ID"
+            " --region eu-west-1 --region eu-central-1 --account 111122223333"
+        ),
+        formatter_class=formatter,
+    )
+    policy.add_argument("secret_ids", nargs="+", metavar="SECRET_ID", help="secret name or ARN")
+    policy.add_argument(
+        "--describe",
+        action="store_true",
+        help='revalidate="describe" or `secretcache check`: DescribeSecret too',
+    )
+    policy.add_argument(
+        "--prefetch", action="store_true", help="prefetch([...]): BatchGetSecretValue too"
+    )
+    policy.add_argument(
+        "--filters",
+        action="store_true",
+        help="prefetch(filters=...): BatchGetSecretValue and ListSecrets",
+    )
+    policy.add_argument(
+        "--kms-key",
+        metavar="ARN",
+        action="append",
+        default=[],
+        help="ARN of the customer managed key the secrets use (repeat for several)",
+    )
+    policy.add_argument(
+        "--region",
+        metavar="R",
+        action="append",
+        default=[],
+        help="a region the secrets are read in; repeat for replicas (default: configured)",
+    )
+    policy.add_argument(
+        "--account", metavar="ID", help="account of secrets given by name (default: yours)"
+    )
+    policy.add_argument(
+        "--profile",
+        help="named profile whose account and region the policy is for (without --account)",
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    for secret_id in args.secret_ids:
+        valid(check_secret_id, secret_id)
+    try:
+        check_options(args.region, args.account, args.kms_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    names = not all(s.startswith("arn:") for s in args.secret_ids)
+    regions, account = args.region, args.account
+    if names and (not regions or account is None):
+        regions, account = where_am_i(regions, account, args.profile)
+    try:
+        doc = build_policy(
+            args.secret_ids,
+            describe=args.describe,
+            prefetch=args.prefetch,
+            filters=args.filters,
+            kms_keys=args.kms_key,
+            regions=regions,
+            account=account,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(doc, indent=2), file=out)
+    return EXIT_OK

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsError
 
 from ..._cache import SecretCache, default_cache
 from ..._core import forksafe as _forksafe
-from ..._core.store import detached
+from ..._core.entries import detached
 from ..._core.validate import check_callable
 from ...exceptions import SecretFormatError
 from ._errors import from_settings_error, from_validation_error
