@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,pydantic,release,docs]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,powertools,aio,bench,sqlalchemy,django,psycopg,pydantic,otel,release,docs]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(PY)
@@ -24,7 +24,7 @@ $(VENV)/.demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.bench: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg,pydantic]'
+	$(PY) -m pip install --quiet -e '.[bench,dev,sqlalchemy,django,psycopg,pydantic,otel]'
 	touch $@
 
 # The rotation tests start a throwaway PostgreSQL cluster; Debian's binaries serve. Two

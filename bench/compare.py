@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h
+import otel
 
 from secretcache.testing import FakeClock, FaultInjector
 
@@ -454,6 +455,7 @@ class Results:
     throttled: dict
     imports: dict
     memory: dict
+    otel: dict
 
 
 def _timed(label: str, fn: Any, *args: Any) -> Any:
@@ -475,6 +477,7 @@ def measure(quick: bool = False) -> Results:
             thr = throttled(world, h.CACHES, rate=2, seconds=3)
             imp = import_ms([h.SECRETCACHE], runs=1)
             mem = memory(world, libs, count=5, size=64)
+            tel = otel.otel_cost(world, quick=True)
         else:
             hit = _timed("hits", hit_ns, world, libs)
             tp = _timed("threads", throughput, world, libs, hit)
@@ -483,7 +486,8 @@ def measure(quick: bool = False) -> Results:
             thr = _timed("throttled", throttled, world, h.CACHES)
             imp = _timed("import", import_ms, h.CACHES)
             mem = _timed("memory", memory, world, libs)
-    return Results(hit, tp, st, rot, thr, imp, mem)
+            tel = _timed("otel", otel.otel_cost, world)
+    return Results(hit, tp, st, rot, thr, imp, mem, tel)
 
 
 def _met(ok: bool) -> str:
@@ -756,7 +760,7 @@ def render(r: Results, info: dict[str, str]) -> str:
         "Figures from a shared machine are noisy: read the medians and ratios, not any one "
         "absolute time.\n\n"
     )
-    return head + summary(r) + "\n\n" + details(r) + "\n\n" + METHOD
+    return head + summary(r) + "\n\n" + details(r) + "\n\n" + otel.render(r.otel) + "\n\n" + METHOD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -764,8 +768,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny counts; don't write")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--otel-only", action="store_true", help="only the instrumentation cost; don't write"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.otel_only:
+        with h.moto_world() as world:
+            print(otel.render(otel.otel_cost(world, quick=args.quick)))
+        return 0
     results = measure(quick=args.quick)
     text = render(results, h.machine())
     print(text)

@@ -120,6 +120,10 @@ class SecretCache(CacheBase):
         self._refresh_ahead = refresh_ahead
         self._refresher: RefreshAhead | None = None
         self._refresher_lock = ForkSafeLock()
+        # What the inlined hit paths probe: the store's map, or (in a forked child that
+        # has not yet restarted refresh-ahead) an empty one, so that the first read, hit
+        # or miss, goes the long way and restarts it.
+        self._hits: dict[Key, Entry[Secret]] = self._data
         if refresh_ahead:
             self._start_refresh_ahead()
 
@@ -139,7 +143,7 @@ class SecretCache(CacheBase):
             else (secret_id, None, version_id)
         )
         try:
-            entry = self._data.get(key)
+            entry = self._hits.get(key)
         except TypeError:  # an unhashable argument: the checks below explain it
             entry = None
         if entry is not None and self._clock() < entry.fresh_until:
@@ -158,7 +162,7 @@ class SecretCache(CacheBase):
             else (secret_id, None, version_id)
         )
         try:
-            entry = self._data.get(key)
+            entry = self._hits.get(key)
         except TypeError:  # an unhashable argument: the checks below explain it
             entry = None
         if entry is not None and self._clock() < entry.fresh_until:
@@ -195,10 +199,12 @@ class SecretCache(CacheBase):
 
     def _entry(self, secret_id: str, version_stage: str, version_id: str | None) -> Entry[Secret]:
         key, entry = self._probe(secret_id, version_stage, version_id)
+        if self._refresh_ahead and self._refresher is None:
+            # Not running: the first read in a forked child, or the first after close().
+            # A hit counts: else the child's first expiring entry is a blocking load.
+            self._start_refresh_ahead()
         if entry is not None:
             return entry
-        if self._refresh_ahead and self._refresher is None:
-            self._start_refresh_ahead()
         return self._get(key)
 
     def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
@@ -223,18 +229,25 @@ class SecretCache(CacheBase):
 
         A newer AWSCURRENT if there is one (the cache then serves it too); else, during
         a rotation window (AWSPENDING set, AWSCURRENT not yet moved), AWSPENDING if it
-        is newer; else None. Never a version that failed, nor one older than a version
-        that failed. A version reported for the first time gets a fresh look; repeated
-        reports are answered from it, so Secrets Manager is asked at most about once a
-        second per secret (and backs off while it throttles).
+        is newer; else AWSPREVIOUS when the refused version is AWSCURRENT (it moved
+        before the database changed); else None. Never a version that failed, nor
+        one older than a version that failed (but AWSCURRENT again once its rollback
+        to AWSPREVIOUS is refused). A version reported for the first time gets a
+        fresh look; repeated reports are answered from it for a second, then a look
+        at AWSCURRENT alone: a new version is offered at most a second after it is
+        stored, and Secrets Manager is asked about once a second per secret (and backs
+        off while it throttles).
         """
         news, look = self._known_look(secret_id, failed_version_id)
         if look is None:
-            look = self._recovery.looks.get(secret_id, partial(self._look, secret_id), force=news)
+            look = self._recovery.looks.get(
+                secret_id, partial(self._look, secret_id, news), force=news
+            )
         return self._candidate(secret_id, look)
 
-    def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        return run(self._look_plan(secret_id), self._read_afresh)
+    def _look(self, secret_id: str, full: bool, ticket: Ticket[str, Look]) -> Load[Look]:
+        last = None if full else ticket.previous  # a repeat reads AWSCURRENT first
+        return run(self._look_plan(secret_id, last), self._read_afresh)
 
     def _read_afresh(self, key: Key) -> Secret:
         loader = partial(self._load, must_read=True)
@@ -265,7 +278,7 @@ class SecretCache(CacheBase):
     def close(self) -> None:
         """Stop refresh-ahead and forget every value; the cache may be used again.
 
-        Used again, it starts refresh-ahead again (if it was asked for) on its next miss.
+        Used again, it starts refresh-ahead again (if it was asked for) on its next read.
         """
         with self._refresher_lock:
             refresher, self._refresher = self._refresher, None
@@ -279,11 +292,15 @@ class SecretCache(CacheBase):
         with self._refresher_lock:
             if self._refresher is None:
                 self._refresher = RefreshAhead(self)
+            self._hits = self._data
 
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
-        # The refresh-ahead thread was the parent's: the child starts its own on first use.
+        # The refresh-ahead thread was the parent's: the child starts its own on its
+        # first read, a hit included (the hit paths then go the long way once).
         self._refresher = None
+        if self._refresh_ahead:
+            self._hits = {}
 
     def __enter__(self) -> SecretCache:
         return self

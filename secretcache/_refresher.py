@@ -16,6 +16,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
+from ._core.observe import OCCASION
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def _run(
     # The entry this thread last loaded per key: while it is still the cached one and
     # nobody read it (its CLOCK bit is clear), nobody needs it kept fresh.
     loaded: dict[Key, Entry[Secret]] = {}
+    OCCASION.set("refresh_ahead")  # this thread's own context: its loads say why
     while not stop.wait(poll):
         cache = ref()
         if cache is None:

@@ -222,17 +222,19 @@ class AsyncSecretCache(CacheBase):
         """Return a version to retry with after a login failed with ``failed_version_id``.
 
         As ``SecretCache.rotation_candidate``: a newer AWSCURRENT, else a newer
-        AWSPENDING (rotation window), else None; about one call a second per secret.
+        AWSPENDING (rotation window), else AWSPREVIOUS when the refused version is
+        AWSCURRENT, else None; about one call a second per secret.
         """
         news, look = self._known_look(secret_id, failed_version_id)
         if look is None:
             look = await self._drive(
-                self._recovery.looks, secret_id, partial(self._look, secret_id), force=news
+                self._recovery.looks, secret_id, partial(self._look, secret_id, news), force=news
             )
         return self._candidate(secret_id, look)
 
-    async def _look(self, secret_id: str, ticket: Ticket[str, Look]) -> Load[Look]:
-        return await arun(self._look_plan(secret_id), self._read_afresh)
+    async def _look(self, secret_id: str, full: bool, ticket: Ticket[str, Look]) -> Load[Look]:
+        last = None if full else ticket.previous  # a repeat reads AWSCURRENT first
+        return await arun(self._look_plan(secret_id, last), self._read_afresh)
 
     async def _read_afresh(self, key: Key) -> Secret:
         loader = partial(self._fetch, must_read=True)

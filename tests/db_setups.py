@@ -3,11 +3,12 @@
 Each setup builds, from a cache and a secret id, what a service would: a SQLAlchemy
 engine (NullPool: a new login per query; QueuePool: logins only when the pool opens or
 recycles a connection), a Django connection handler with ``CONN_MAX_AGE = 0`` (a new
-connection per request, closed as Django's request_finished signal closes it), a
+connection per request, closed as Django's request_finished signal closes it) or > 0
+(persistent connections, reopened every RECYCLE seconds), secretcache's
 ``psycopg_pool.ConnectionPool``, or a bare ``connect()`` per query. The query runs
 ``SELECT current_user`` and returns the password its connection logged in with.
 
-Shared by tests/test_integrations_rotation.py and bench/rotation_logins.py; also a pytest
+Shared by tests/test_rotation_matrix.py and bench/rotation_logins.py; also a pytest
 plugin (registered in conftest.py) with the ``db_cache`` fixture the integration tests use.
 """
 
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fixtures_postgres import ALT_USER, APP_USER
 
 from secretcache.testing import FakeClock
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from secretcache import SecretCache
 
 SECRET_ID = "prod/app/postgres"
+USERS = (APP_USER, ALT_USER)  # the alternating-users rotation logs in as either
 
 #: Seconds a pooled connection lives, so pools log in again during every rotation step.
 RECYCLE = 0.3
@@ -90,7 +93,7 @@ def _querying(engine: Any) -> Iterator[Callable[[], str]]:
 
     def query() -> str:
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT current_user")).scalar() == "app"
+            assert conn.execute(text("SELECT current_user")).scalar() in USERS
             return _password(conn.connection.dbapi_connection)
 
     try:
@@ -100,7 +103,9 @@ def _querying(engine: Any) -> Iterator[Callable[[], str]]:
 
 
 @contextmanager
-def django_requests(cache: SecretCache, secret_id: str) -> Iterator[Callable[[], str]]:
+def django_requests(
+    cache: SecretCache, secret_id: str, max_age: float = 0
+) -> Iterator[Callable[[], str]]:
     """Django's connections with CONN_MAX_AGE = 0: a new connection per request."""
     configure_django()
     from django.db.utils import ConnectionHandler
@@ -111,36 +116,52 @@ def django_requests(cache: SecretCache, secret_id: str) -> Iterator[Callable[[],
                 "ENGINE": "secretcache.integrations.django.postgresql",
                 "SECRET_ID": secret_id,
                 "SECRET_CACHE": cache,
-                "CONN_MAX_AGE": 0,
+                "CONN_MAX_AGE": max_age,
             }
         }
     )
 
+    opened: list[Any] = []  # each thread's connection wrapper
+
     def query() -> str:
         connection = handler["default"]  # this thread's own, as in a Django worker
+        if connection not in opened:
+            opened.append(connection)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_user")
-                assert cursor.fetchone() == ("app",)
+                assert cursor.fetchone()[0] in USERS
             return _password(connection.connection)
         finally:
             # What django.db.close_old_connections does at request_finished.
             for each in handler.all(initialized_only=True):
                 each.close_if_unusable_or_obsolete()
 
-    # Each request closed its connection: nothing is left open at the end.
-    yield query
+    try:
+        yield query
+    finally:
+        # Persistent connections outlive their request; their threads have ended, so
+        # close the driver's connections themselves (Django's wrappers are per thread).
+        for wrapper in opened:
+            if wrapper.connection is not None:
+                wrapper.connection.close()
+
+
+@contextmanager
+def django_persistent(cache: SecretCache, secret_id: str) -> Iterator[Callable[[], str]]:
+    """Django's connections with CONN_MAX_AGE > 0, reopened every RECYCLE seconds."""
+    with django_requests(cache, secret_id, RECYCLE) as query:
+        yield query
 
 
 @contextmanager
 def psycopg_pool(cache: SecretCache, secret_id: str) -> Iterator[Callable[[], str]]:
-    """A psycopg_pool.ConnectionPool whose connections log in with the secret."""
-    from psycopg_pool import ConnectionPool
-
-    from secretcache.integrations.psycopg import connection_class
+    """secretcache's psycopg_pool.ConnectionPool: its connections log in with the secret."""
+    from secretcache.integrations.psycopg_pool import ConnectionPool
 
     pool = ConnectionPool(
-        connection_class=connection_class(secret_id, cache=cache),
+        secret_id,
+        cache=cache,
         kwargs={"autocommit": True},
         min_size=4,
         max_size=8,
@@ -152,7 +173,8 @@ def psycopg_pool(cache: SecretCache, secret_id: str) -> Iterator[Callable[[], st
     def query() -> str:
         with pool.connection() as conn:
             row = conn.execute("SELECT current_user").fetchone()
-            assert row == ("app",)
+            assert row is not None
+            assert row[0] in USERS
             return _password(conn)
 
     try:
@@ -169,7 +191,8 @@ def psycopg_connect(cache: SecretCache, secret_id: str) -> Iterator[Callable[[],
     def query() -> str:
         with connect(secret_id, cache=cache, autocommit=True) as conn:
             row = conn.execute("SELECT current_user").fetchone()
-            assert row == ("app",)
+            assert row is not None
+            assert row[0] in USERS
             return _password(conn)
 
     yield query
@@ -183,6 +206,7 @@ SETUPS: dict[str, Callable[[SecretCache, str], Any]] = {
     "sqlalchemy-nullpool": sqlalchemy_nullpool,
     "sqlalchemy-queuepool": sqlalchemy_queuepool,
     "django": django_requests,
+    "django-persistent": django_persistent,
     "psycopg-pool": psycopg_pool,
     "psycopg-connect": psycopg_connect,
 }

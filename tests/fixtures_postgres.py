@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 APP_USER = "app"
+ALT_USER = "app_alt"  # the second user of the alternating-users rotation
 APP_PASSWORD = "p1"  # the password every test starts from
 APP_DB = "appdb"
 SUPERUSER = "postgres"
@@ -72,22 +73,24 @@ class PostgresCluster:
             ).fetchall()
         return len(rows)
 
-    def failed_logins(self, user: str = APP_USER) -> int:
-        """Count the logins of ``user`` the server refused for their password, so far.
+    def failed_logins(self, user: str | None = None) -> int:
+        """Count the logins the server refused for their password so far (of ``user``).
 
-        Read from the server's own log: what the server saw, whatever the client says.
+        Read from the server's own log (``log_connections = on``): what the server saw,
+        whatever the client says.
         """
         log = Path(self.socket_dir) / "server.log"
         text = log.read_text(encoding="utf-8", errors="replace")
-        return text.count(f'FATAL:  password authentication failed for user "{user}"')
+        refused = "FATAL:  password authentication failed for user "
+        return text.count(refused if user is None else f'{refused}"{user}"')
 
-    def secret(self, password: str = APP_PASSWORD) -> dict[str, object]:
-        """Return the JSON a Secrets Manager database secret holds for role ``app``."""
+    def secret(self, password: str = APP_PASSWORD, user: str = APP_USER) -> dict[str, object]:
+        """Return the JSON a Secrets Manager database secret holds for ``user``."""
         return {
             "engine": "postgres",
             "host": self.host,
             "port": self.port,
-            "username": self.user,
+            "username": user,
             "password": password,
             "dbname": self.dbname,
         }
@@ -196,12 +199,13 @@ def running_cluster() -> Iterator[PostgresCluster]:
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "max_connections = 100\nshared_buffers = 16MB\n"
                 "password_encryption = 'scram-sha-256'\n"
+                "log_connections = on\n"
             )
         # Superuser over the socket only; role app by password over TCP, so a wrong
         # password fails with SQLSTATE 28P01 like a real RDS login.
         (data / "pg_hba.conf").write_text(
             "local all postgres trust\n"
-            "host all app 127.0.0.1/32 scram-sha-256\n"
+            f"host all {APP_USER},{ALT_USER} 127.0.0.1/32 scram-sha-256\n"
             "host all all 127.0.0.1/32 reject\n",
             encoding="utf-8",
         )
@@ -212,6 +216,11 @@ def running_cluster() -> Iterator[PostgresCluster]:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                     sql.Identifier(APP_USER), sql.Literal(APP_PASSWORD)
+                )
+            )
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(ALT_USER), sql.Literal(APP_PASSWORD)
                 )
             )
             conn.execute(
@@ -245,7 +254,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 
 @pytest.fixture
 def postgres(postgres_cluster: PostgresCluster) -> PostgresCluster:
-    """The session's cluster, with role ``app`` back on password ``p1`` and no sessions."""
-    postgres_cluster.set_password(APP_PASSWORD)
-    postgres_cluster.terminate_sessions()
+    """The session's cluster, roles ``app`` and ``app_alt`` on password ``p1``, no sessions."""
+    for user in (APP_USER, ALT_USER):
+        postgres_cluster.set_password(APP_PASSWORD, user)
+        postgres_cluster.terminate_sessions(user)
     return postgres_cluster

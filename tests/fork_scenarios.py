@@ -8,6 +8,7 @@ saw. Usage::
     python tests/fork_scenarios.py compat-crosstalk ENDPOINT_URL ROUNDS
     python tests/fork_scenarios.py inflight
     python tests/fork_scenarios.py refresh-ahead
+    python tests/fork_scenarios.py refresh-ahead-hit
     python tests/fork_scenarios.py pool ENDPOINT_URL
 """
 
@@ -173,6 +174,49 @@ def refresh_ahead() -> dict[str, Any]:
     return report
 
 
+def refresh_ahead_hit() -> dict[str, Any]:
+    """The child's first read is a hit: refresh-ahead must restart on it all the same."""
+    source = InMemorySource({"a": "1"})
+    clock = FakeClock()
+    # ttl 1 s: the thread polls every 50 ms and refreshes within 0.5 s of expiry.
+    cache = SecretCache(
+        source=source, clock=clock, ttl=1.0, jitter=0, cold_jitter=0, refresh_ahead=True
+    )
+    cache.get_secret_string("a")
+
+    def child() -> dict[str, Any]:
+        before = _refreshers()
+        cache.get_secret_string("a")  # a hit: the first read in this process
+        after = _refreshers()
+        misses = cache.stats().misses
+        clock.advance(0.6)  # inside the refresh-ahead window
+        deadline = time.monotonic() + CHILD_TIMEOUT / 2
+        while cache.stats().refreshes == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        clock.advance(0.5)  # past the inherited entry's expiry
+        source.latency = 0.4  # a load now would block the reader for 0.4 s
+        started = time.monotonic()
+        cache.get_secret_string("a")
+        seconds = time.monotonic() - started
+        report = {
+            "before": before,
+            "after": after,
+            "refreshes": cache.stats().refreshes,
+            "misses": cache.stats().misses - misses,
+            "read_seconds": round(seconds, 3),  # reported, not judged: counts decide
+        }
+        cache.close()
+        return report
+
+    report = _collect(*_fork(child))
+    cache.close()
+    return report
+
+
+def _refreshers() -> int:
+    return sum(t.name == "secretcache-refresh-ahead" for t in threading.enumerate())
+
+
 _pool_cache: SecretCache | None = None
 
 
@@ -211,6 +255,8 @@ def main(argv: list[str]) -> int:
         report = inflight()
     elif name == "refresh-ahead":
         report = refresh_ahead()
+    elif name == "refresh-ahead-hit":
+        report = refresh_ahead_hit()
     elif name == "pool":
         report = pool()
     else:

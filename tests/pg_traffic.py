@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Traffic:
         self.stop = threading.Event()
         self.progress = threading.Condition()
         self.workers = [Worker() for _ in range(workers)]
+        self.first_use: dict[str, float] = {}  # password -> when a query first used it
         self.threads = [
             threading.Thread(target=self._run, args=(w,), name=f"db-worker-{i}")
             for i, w in enumerate(self.workers)
@@ -73,6 +75,7 @@ class Traffic:
                 worker.failures.append(f"phase {phase}: {type(exc).__name__}: {exc}")
             else:
                 with self.progress:
+                    self.first_use.setdefault(password, time.monotonic())
                     if self.phase == phase:  # count a query only in the phase it ran in
                         worker.used.setdefault(phase, Counter())[password] += 1
             with self.progress:
@@ -138,6 +141,21 @@ class Rotation:
     window: int  # the phase number of the rotation window (after setSecret)
 
 
+def log_in_with_pending(sm: SecretsManagerClient, pg: PostgresCluster, secret_id: str) -> None:
+    """Log in with AWSPENDING as a rotation function's testSecret step does (its own read)."""
+    pending = json.loads(
+        sm.get_secret_value(SecretId=secret_id, VersionStage=AWSPENDING)["SecretString"]
+    )
+    with psycopg.connect(
+        host=pg.host,
+        port=pg.port,
+        dbname=pg.dbname,
+        user=pending["username"],
+        password=pending["password"],
+    ) as conn:
+        conn.execute("SELECT 1")
+
+
 def rotate(
     sm: SecretsManagerClient,
     pg: PostgresCluster,
@@ -168,18 +186,7 @@ def rotate(
         pg.set_password(password)
     traffic.wait_for(queries, password)
 
-    # testSecret: the rotation function logs in with AWSPENDING (its own read).
-    pending = json.loads(
-        sm.get_secret_value(SecretId=secret_id, VersionStage=AWSPENDING)["SecretString"]
-    )
-    with psycopg.connect(
-        host=pg.host,
-        port=pg.port,
-        dbname=pg.dbname,
-        user=pending["username"],
-        password=pending["password"],
-    ) as conn:
-        conn.execute("SELECT 1")
+    log_in_with_pending(sm, pg, secret_id)  # testSecret
 
     # finishSecret: AWSCURRENT moves to the new version.
     with traffic.step(first + 2):

@@ -168,14 +168,29 @@ def test_an_unhashable_id_gets_the_clear_error(read: str) -> None:
         getattr(cache, read)(["s"])
 
 
-def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> None:
+def _loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return the ``modules`` (or their submodules) loaded."""
+    import json
     import subprocess
     import sys
 
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return [m for m in loaded if any(m == x or m.startswith(f"{x}.") for x in modules)]
+
+
+def test_a_cache_without_fallbacks_never_imports_the_failover_machinery() -> None:
+    failover = ("secretcache._core.regions", "secretcache._sources.failover", "secretcache.aio")
+    assert _loaded_after("import secretcache; secretcache.SecretCache()", failover) == []
+
+
+def test_import_secretcache_never_imports_opentelemetry() -> None:
+    # The otel extra is imported by secretcache.integrations.opentelemetry alone, even
+    # though a cache's loads set the context its tracing reads (secretcache._core.observe).
     code = (
-        "import sys, secretcache; secretcache.SecretCache();"
-        "print(sorted(m for m in sys.modules if m in"
-        " ('secretcache._core.regions', 'secretcache._sources.failover', 'secretcache.aio')))"
+        "import secretcache, secretcache.testing as t\n"
+        "c = secretcache.SecretCache(source=t.InMemorySource({'s': 'v'}))\n"
+        "c.get_secret('s'); c.refresh('s'); c.prefetch(['s'])"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert _loaded_after(code, ("opentelemetry",)) == []

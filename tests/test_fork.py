@@ -101,6 +101,15 @@ def test_refresh_ahead_restarts_in_the_child_on_first_use() -> None:
     assert report["ok"] == {"before": 0, "after": 1}
 
 
+def test_refresh_ahead_restarts_in_the_child_on_a_hit_too() -> None:
+    report = _scenario("refresh-ahead-hit")
+    print(f"\nthe child's read past the inherited expiry took {report['ok']['read_seconds']} s")
+    ok = report["ok"]
+    assert (ok["before"], ok["after"]) == (0, 1)  # started by a hit
+    assert ok["refreshes"] >= 1  # by the child's own thread, before expiry
+    assert ok["misses"] == 0  # so no reader of the child ever waited for a load
+
+
 def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEndpoint) -> None:
     # gunicorn serves a socket bound here (fd://): a port looked up free and bound later
     # could be taken meanwhile by another suite running on the same machine.

@@ -133,14 +133,21 @@ def test_async_typed_errors_hold_no_value(
         assert_no_secret_in_frames(error, canary)
 
 
+def _answering(body: bytes) -> Callable[..., Awaitable[Any]]:
+    """Return a before-send handler that answers 200 with ``body``."""
+
+    async def answer(request: Any, **kwargs: Any) -> Any:
+        headers = HTTPHeaders()
+        headers["content-type"] = "application/x-amz-json-1.1"
+        return AioAWSResponse(request.url, 200, headers, _Body(body))
+
+    return answer
+
+
 def test_async_malformed_answer_and_prefetch_hold_no_value(
     aio_session: AioSession, endpoint: str, sm: SecretsManagerClient, canary: str
 ) -> None:
-    async def no_version_id(request: Any, **kwargs: Any) -> Any:
-        headers = HTTPHeaders()
-        headers["content-type"] = "application/x-amz-json-1.1"
-        body = json.dumps({"Name": "db", "SecretString": canary}).encode()
-        return AioAWSResponse(request.url, 200, headers, _Body(body))
+    no_version_id = _answering(json.dumps({"Name": "db", "SecretString": canary}).encode())
 
     clock = FakeClock()
 
@@ -162,6 +169,36 @@ def test_async_malformed_answer_and_prefetch_hold_no_value(
     assert malformed.code == "MalformedResponse"
     assert isinstance(batch, SecretCacheError)
     for error in (malformed, batch):
+        assert_no_secret_in_frames(error, canary)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"Name": "db", "VersionId": "2" * 32, "CreatedDate": "yesterday", "SecretString": "x"},
+        [{"Name": "db", "VersionId": "2" * 32, "SecretString": "x"}],
+    ],
+    ids=["unparsable-created-date", "a-list-not-an-object"],
+)
+def test_async_unreadable_answer_is_a_typed_outage(
+    aio_session: AioSession, endpoint: str, canary: str, body: Any
+) -> None:
+    # botocore's parser itself fails on these (ValueError, AttributeError).
+    unreadable = _answering(json.dumps(body).replace('"x"', json.dumps(canary)).encode())
+
+    async def scenario(h: Harness) -> list[BaseException]:
+        cache = h.cache(clock=FakeClock())
+        h.client.meta.events.register_first(
+            "before-send.secrets-manager.GetSecretValue", unreadable
+        )
+        first = await _caught(lambda: cache.get_secret_string("db"))
+        again = await _caught(lambda: cache.get_secret_string("db"))  # remembered: no call
+        return [first, again]
+
+    for error in _run(aio_session, endpoint, scenario):
+        assert isinstance(error, SecretsManagerUnavailableError), repr(error)
+        assert error.code == "MalformedResponse"
+        assert canary not in str(error)
         assert_no_secret_in_frames(error, canary)
 
 

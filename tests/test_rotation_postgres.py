@@ -111,8 +111,8 @@ def test_a_wrong_password_without_rotation_is_raised_unchanged(
     assert "p1" not in str(refused.value)
     # The first read of AWSCURRENT; then the look: AWSCURRENT again (did it move?),
     # AWSPENDING (there is none), AWSCURRENT once more (a finishSecret could have run
-    # in between); nothing more.
-    assert dict(cache.stats().api_calls) == {"GetSecretValue": 4}
+    # in between), AWSPREVIOUS (there is none: no rollback); nothing more.
+    assert dict(cache.stats().api_calls) == {"GetSecretValue": 5}
 
 
 def test_other_connection_errors_do_not_ask_for_a_rotation(

@@ -23,6 +23,7 @@ from .events import Candidates, Events
 from .forksafe import ForkSafeLock
 from .identity import Identity, identity
 from .models import Key, RotationCallback, make_key
+from .observe import LOAD, load_reason
 from .revalidate import plan_load
 from .rules import secret_wide
 from .steps import Steps
@@ -199,6 +200,8 @@ class CacheBase(Events, Candidates):
         with also ends the secret's other keys it speaks for (``_on_terminal``).
         """
         entry = ticket.entry
+        # Before the first request, in the driver's context: observers of calls read it.
+        LOAD.set(load_reason(ticket.force, entry, self._clock()))
         steps = Steps(
             plan_load(
                 ticket.key,

@@ -10,6 +10,7 @@ SecretAccessDeniedError but whose message says the secret's KMS key refused.
 
 from __future__ import annotations
 
+import copy
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,15 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["BOTOCORE_TABLE", "CODE_TABLE", "map_error", "mapping_errors"]
+__all__ = [
+    "BOTOCORE_TABLE",
+    "CODE_TABLE",
+    "UNREADABLE",
+    "malformed",
+    "map_error",
+    "mapping_errors",
+    "reading",
+]
 
 #: AWS error code -> exception class. The single source of truth.
 CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
@@ -179,19 +188,72 @@ def map_error(
     return None
 
 
+#: What botocore's parser (or ours) raises on a 200 it cannot read: a JSON list where an
+#: object belongs, a date or base64 it cannot decode, a number where a list belongs.
+UNREADABLE = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
 @contextmanager
 def mapping_errors(
     *,
     secret_id: str | None = None,
     version_stage: str | None = None,
     version_id: str | None = None,
+    operation: str | None = None,
 ) -> Iterator[None]:
-    """Re-raise botocore errors raised inside the block as secretcache errors."""
+    """Re-raise botocore errors raised inside the block as secretcache errors.
+
+    With ``operation`` (the block makes that call), an untyped error is an answer that
+    could not be read, as ``reading`` says.
+    """
+    context = {"secret_id": secret_id, "version_stage": version_stage, "version_id": version_id}
     try:
-        yield
+        if operation is None:
+            yield
+        else:
+            with reading(operation, **context):
+                yield
     except (bce.ClientError, bce.BotoCoreError) as exc:
-        mapped = map_error(
-            exc, secret_id=secret_id, version_stage=version_stage, version_id=version_id
-        )
+        mapped = map_error(exc, **context)
         assert mapped is not None
         raise mapped from exc
+
+
+@contextmanager
+def reading(operation: str, **context: Any) -> Iterator[None]:
+    """Re-raise an untyped error of the ``operation`` call inside the block as an outage.
+
+    Such an error is an answer that could not be read: a SecretsManagerUnavailableError
+    with code "MalformedResponse" (retryable: the stale value is served, the backoff
+    kept), never a bare TypeError. botocore's and our own errors pass as they are.
+    """
+    try:
+        yield
+        return
+    except (SecretCacheError, bce.ClientError, bce.BotoCoreError):
+        raise  # typed already (some are ValueErrors too)
+    except UNREADABLE as exc:
+        error = malformed(operation, f"{type(exc).__name__} while reading it", **context)
+        # The parser's frames hold the body, a value in it: chain a copy without them,
+        # and raise outside this handler, so that it is not the context either.
+        cause = _untraced(exc)
+    raise error from cause
+
+
+def malformed(operation: str, why: str, **context: Any) -> SecretsManagerUnavailableError:
+    """Return the outage error for an answer of ``operation`` that cannot be used."""
+    return SecretsManagerUnavailableError(
+        f"Secrets Manager's answer to {operation} could not be read ({why})",
+        code="MalformedResponse",
+        operation=operation,
+        **context,
+    )
+
+
+def _untraced(exc: BaseException) -> BaseException:
+    try:
+        clone = copy.copy(exc)
+    except Exception:  # an uncopyable error: the type and message still tell
+        clone = RuntimeError(f"{type(exc).__name__}: {exc}")
+    clone.__traceback__ = None
+    return clone

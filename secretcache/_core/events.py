@@ -190,12 +190,23 @@ class Candidates:
                 return value.created_date
         return None
 
-    def _look_plan(self, secret_id: str) -> LookPlan:
-        """Return the plan of a fresh look at ``secret_id`` (both caches drive it)."""
+    def _look_plan(self, secret_id: str, last: Look | None) -> LookPlan:
+        """Return the plan of a look at ``secret_id`` (both caches drive it).
+
+        ``last`` is the previous look when the failure is a repeat, None for a full look.
+        """
+        from .observe import during
         from .recovery import look_plan
 
         recovery = self._recovery
-        return look_plan(secret_id, lambda secret: recovery.acceptable(secret_id, secret))
+        plan = look_plan(
+            secret_id,
+            lambda secret: recovery.acceptable(secret_id, secret),
+            lambda secret: recovery.refused(secret_id, secret),
+            last,
+            self._clock(),
+        )
+        return during("rotation_look", plan)
 
     def _candidate(self, secret_id: str, look: Entry[Look]) -> Secret | None:
         return self._recovery.choose(secret_id, look.value)

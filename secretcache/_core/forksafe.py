@@ -7,10 +7,19 @@ would hang), a refresh-ahead thread (gone), and, worst, a pooled keep-alive conn
 to Secrets Manager. Two children writing requests into one inherited socket read each
 other's answers: each would cache the other's secret.
 
-Objects with such state register here; ``os.register_at_fork`` then calls, in the
-child, each one's ``_after_fork_in_child()``. Objects whose state must be consistent at
-the moment of the fork (the store's map) also get ``_before_fork()`` and
-``_after_fork_in_parent()``, which take and release their lock around the fork.
+Objects with such state register here; in a child each one's ``_after_fork_in_child()``
+is called once, before anything in the child can wait on what it holds. The child
+resets at the first of: secretcache's ``after_in_child`` hook, or the first lock taken
+or object registered in the child. That matters because other code's fork hooks run
+first when they were registered before ``import secretcache`` (gunicorn, celery and
+multiprocessing users register them): such a hook may read or build a cache in the
+child before secretcache's own hook has run.
+
+No lock is held across a fork, so a fork hook of other code may also read or build a
+cache in the parent (its ``before`` hook runs after ours when registered first): the
+parent cannot hang on our account. What the child inherits is consistent without one:
+the GIL makes each change of a map atomic, and a thread the fork stopped half-way
+through a bookkeeping step leaves what a fork a moment earlier or later would have.
 The registry holds its objects weakly: registering keeps nothing alive.
 """
 
@@ -25,30 +34,42 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["ForkSafeLock", "register"]
+__all__ = ["ForkSafeLock", "catch_up", "register"]
 
 log = logging.getLogger("secretcache")
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
-# Held from before a fork to after it, so that no object registers in between: the
-# hooks after the fork must work on exactly the objects whose hooks ran before it (a
-# lock released after the fork must be one that was taken before it).
-_registering = threading.Lock()
-_forking: list[Any] = []
+# The process whose state the registered objects hold (a child not yet reset differs).
+_owner = os.getpid()
+# Forks under way, from our ``before`` hook to our ``after_in_parent``: a child inherits
+# a count above zero, so that locks check the pid (a system call) only while it is.
+_forks = 0
+_forks_lock = threading.Lock()  # held for an increment only, never across the fork
+# Made anew before each fork and never taken in the parent: a child inherits it free.
+_reset_lock = threading.Lock()
 
 
 def register(obj: object) -> None:
     """Reset ``obj`` in every process forked from this one from now on."""
-    with _registering:
-        _live.add(obj)
+    catch_up()  # built in another fork hook, in a child not yet reset: reset it first
+    _live.add(obj)
+
+
+def catch_up() -> None:
+    """Reset what this process inherited, if it is a child that has not yet done so."""
+    if os.getpid() != _owner:
+        with _reset_lock:
+            if os.getpid() != _owner:
+                _reset()
 
 
 class ForkSafeLock:
     """A lock that a forked child gets anew: never inherited held by a thread it lacks.
 
-    For locks held briefly around bookkeeping (a counter, a lazily built client): a
-    thread of the parent may hold one at the moment of the fork, and that thread does
-    not exist in the child, so nobody would ever release it there.
+    For locks held briefly around bookkeeping (a store's maps, a counter, a lazily
+    built client): a thread of the parent may hold one at the moment of the fork, and
+    that thread does not exist in the child, so nobody would ever release it there.
+    Taking one in a child that has not yet reset resets it first.
     """
 
     __slots__ = ("__weakref__", "_lock")
@@ -58,6 +79,8 @@ class ForkSafeLock:
         register(self)
 
     def __enter__(self) -> ForkSafeLock:
+        if _forks:
+            catch_up()
         self._lock.acquire()
         return self
 
@@ -73,41 +96,37 @@ class ForkSafeLock:
         self._lock = threading.Lock()
 
 
-def _call_each(method: str) -> None:
-    for obj in _forking:
-        hook = getattr(obj, method, None)
+def _reset() -> None:
+    """Reset every registered object once in this child (locks first: the rest take them)."""
+    global _owner, _forks, _forks_lock
+    _owner = os.getpid()
+    _forks = 0
+    _forks_lock = threading.Lock()  # another thread of the parent may have held it
+    objects = list(_live)
+    objects.sort(key=lambda obj: not isinstance(obj, ForkSafeLock))
+    for obj in objects:
+        hook = getattr(obj, "_after_fork_in_child", None)
         if hook is None:
             continue
         try:
             hook()
         except Exception:  # one broken object must not leave the others un-reset
-            log.exception("secretcache: %s of %r failed", method, obj)
+            log.exception("secretcache: resetting %r after a fork failed", obj)
 
 
 def _before() -> None:
-    _registering.acquire()
-    _forking[:] = list(_live)
-    _call_each("_before_fork")
+    global _forks, _reset_lock
+    catch_up()  # a fork from a child not yet reset (in another fork hook) inherits its locks
+    with _forks_lock:
+        _forks += 1
+    _reset_lock = threading.Lock()
 
 
 def _after_in_parent() -> None:
-    try:
-        _call_each("_after_fork_in_parent")
-    finally:
-        _forking.clear()
-        _registering.release()
-
-
-def _after_in_child() -> None:
-    global _registering
-    _registering = threading.Lock()  # the parent's is held, by the thread that forked
-    try:
-        _call_each("_after_fork_in_child")
-    finally:
-        _forking.clear()
+    global _forks
+    with _forks_lock:
+        _forks -= 1
 
 
 if hasattr(os, "register_at_fork"):  # absent on Windows, which has no fork()
-    os.register_at_fork(
-        before=_before, after_in_parent=_after_in_parent, after_in_child=_after_in_child
-    )
+    os.register_at_fork(before=_before, after_in_parent=_after_in_parent, after_in_child=catch_up)

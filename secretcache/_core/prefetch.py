@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SecretAccessDeniedError, SecretCacheError
 from .models import AWSCURRENT, BatchPage, Secret
+from .observe import during
 from .revalidate import settle
 from .rules import keeps_stale
 from .validate import check_secret_id
@@ -85,13 +86,13 @@ def plan_prefetch(
         if isinstance(secret_ids, (str, bytes)):
             raise TypeError("secret_ids must be an iterable of ids, not a single string")
         ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        return _by_ids(cache, ids)
+        return during("prefetch", _by_ids(cache, ids))
     assert filters is not None
     if isinstance(filters, (str, bytes, Mapping)) or not all(
         isinstance(f, Mapping) for f in filters
     ):
         raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
-    return _by_filters(cache, tuple(filters))
+    return during("prefetch", _by_filters(cache, tuple(filters)))
 
 
 def _ask(cache: CacheBase, batch: Batch) -> Generator[Batch, Any, BatchPage]:

@@ -28,7 +28,10 @@ _SCRUBBED_LOGGERS = (
     "moto.iam.access_control",
 )
 _SECRET_KEYS = frozenset({"SecretString", "SecretBinary"})
-_MARKERS = tuple(k.encode() for k in _SECRET_KEYS)
+# What a text must contain to possibly name a secret key: the key itself, or a JSON
+# \u escape (the only escape that spells a letter: "Secret\u0053tring" is SecretString
+# to json.loads, and so to botocore). A text with neither is logged as it is.
+_MARKERS = (*(k.encode() for k in _SECRET_KEYS), b"\\u")
 _REDACTED = "<redacted by secretcache>"
 _lock = ForkSafeLock()
 # Logging is process-wide, so is the opt-out: once removed, later clients don't re-add it.
@@ -36,23 +39,42 @@ _opted_out = False
 
 
 def _scrub_json(node: Any) -> Any:
+    """Return ``node`` with every secret key's value redacted (``node`` itself if none)."""
     if isinstance(node, dict):
-        return {k: (_REDACTED if k in _SECRET_KEYS else _scrub_json(v)) for k, v in node.items()}
+        pairs = [
+            (k, v, _REDACTED if k in _SECRET_KEYS else _scrub_json(v)) for k, v in node.items()
+        ]
+        if all(new is old for _, old, new in pairs):
+            return node
+        return {k: new for k, _, new in pairs}
     if isinstance(node, list):
-        return [_scrub_json(v) for v in node]
+        items = [_scrub_json(v) for v in node]
+        return node if all(new is old for new, old in zip(items, node, strict=True)) else items
+    if isinstance(node, str):
+        # A document inside a string (a body embedded in another): scrubbed the same way.
+        return _scrub_text(node)
     return node
 
 
 def _scrub_text(value: str | bytes) -> str | bytes:
+    """Return ``value`` with secret values redacted, judged by what its JSON means.
+
+    A text that may name a secret key is parsed: the keys are compared decoded, as
+    botocore reads them, so no spelling of SecretString gets past. One that does not
+    parse is replaced whole (fail closed): its edges cannot be told without parsing.
+    """
     raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
     if not any(m in raw for m in _MARKERS):
         return value
     try:
-        cleaned = json.dumps(_scrub_json(json.loads(raw)))
+        parsed = json.loads(raw)
+        cleaned = _scrub_json(parsed)
     except (ValueError, RecursionError):
-        # Not JSON we can walk: drop it whole rather than guess at its edges.
         return _REDACTED
-    return cleaned.encode() if isinstance(value, bytes) else cleaned
+    if cleaned is parsed:
+        return value  # nothing secret in it: log it as it was written
+    text = json.dumps(cleaned)
+    return text.encode() if isinstance(value, bytes) else text
 
 
 def _scrub_arg(arg: Any) -> Any:
@@ -60,7 +82,10 @@ def _scrub_arg(arg: Any) -> Any:
         return _scrub_text(bytes(arg) if isinstance(arg, bytearray) else arg)
     if isinstance(arg, Mapping):
         # Keys too: moto parses a JSON request body into a dict with the body as its key.
-        pairs = [(k, v, _scrub_arg(k), _scrub_arg(v)) for k, v in arg.items()]
+        pairs = [
+            (k, v, _scrub_arg(k), _REDACTED if k in _SECRET_KEYS else _scrub_arg(v))
+            for k, v in arg.items()
+        ]
         if all(k2 is k and v2 is v for k, v, k2, v2 in pairs):
             return arg  # keep the original (and its repr, e.g. HTTPHeaders)
         return {k2: v2 for _, _, k2, v2 in pairs}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import threading
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -87,7 +86,7 @@ class Store(Upkeep[K, V]):
         self._failures: dict[K, _Failure] = {}
         self._flights: dict[K, _Flight[V]] = {}
         self._batches: set[Batch[K]] = set()
-        self._lock = threading.Lock()
+        self._lock = _forksafe.ForkSafeLock()  # a child resets it before taking it
         self._seq = itertools.count(1)
         self._hits = itertools.count()
         #: Count one read served fresh from memory: atomic and lock-free, and a builtin

@@ -8,7 +8,6 @@ reads and ends loads and batches.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 
     from ..exceptions import SecretCacheError
     from .entries import Batch, Entry, _Flight
+    from .forksafe import ForkSafeLock
 
 __all__ = ["Upkeep"]
 
@@ -34,7 +34,7 @@ class Upkeep(Generic[K, V]):
     _failures: dict[K, _Failure]
     _flights: dict[K, _Flight[V]]
     _batches: set[Batch[K]]
-    _lock: threading.Lock
+    _lock: ForkSafeLock
     _own_rng: bool
     _rng: random.Random
     _inherited: set[K]
@@ -202,17 +202,9 @@ class Upkeep(Generic[K, V]):
         return len(self.data)
 
     # -- fork -------------------------------------------------------------------------
-    def _before_fork(self) -> None:
-        # Fork with the map consistent: no other thread is half-way through a change.
-        self._lock.acquire()
-
-    def _after_fork_in_parent(self) -> None:
-        self._lock.release()
-
     def _after_fork_in_child(self) -> None:
-        # The inherited lock is held (by _before_fork) and every load in flight was
-        # sent by a thread the child does not have: nobody would ever end it.
-        self._lock = threading.Lock()
+        # Every load in flight was sent by a thread the child does not have: nobody
+        # would ever end it. (The lock is a ForkSafeLock: the child has a new one.)
         self._flights = {}
         self._batches = set()
         # Siblings forked from one master hold the same deadlines and generator state:

@@ -233,7 +233,7 @@ class AioBotocoreSource:
             for_read(exc, call.context)
             raise
         try:
-            with mapping_errors(**call.context):
+            with mapping_errors(operation=call.name, **call.context):
                 return await getattr(client, call.operation)(**call.kwargs)
         except SecretCacheError as exc:
             if self._given is None and renews_client(exc):

@@ -78,7 +78,7 @@ def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
         del response
         raise SecretsManagerUnavailableError(
             "Secrets Manager's answer is not a value of the secret asked for"
-            " (no VersionId, no value, or another secret's name)",
+            " (no VersionId, no value, a field of the wrong type, or another secret's name)",
             code="MalformedResponse",
             secret_id=secret_id,
             operation="GetSecretValue",
@@ -99,10 +99,24 @@ def secret_from_response(secret_id: str, response: Mapping[str, Any]) -> Secret:
 
 
 def _usable(secret_id: str, response: Mapping[str, Any]) -> bool:
-    """Return True for a value of ``secret_id``: a VersionId, and a string or a binary."""
+    """Return True for a value of ``secret_id``: a VersionId, and a string or a binary.
+
+    Each field must also have its type: botocore passes a JSON number through where a
+    string belongs. (A string where the stage list belongs it reads as a list of its
+    letters, which cannot be told from one-letter stage labels: that one passes.)
+    """
+    version_id = response.get("VersionId")
+    string = response.get("SecretString")
+    binary = response.get("SecretBinary")
+    stages = response.get("VersionStages") or ()
+    created = response.get("CreatedDate")
     return (
-        bool(response.get("VersionId"))
-        and (response.get("SecretString") is not None or response.get("SecretBinary") is not None)
+        isinstance(version_id, str)
+        and bool(version_id)
+        and (isinstance(string, str) or (string is None and isinstance(binary, (bytes, bytearray))))
+        and isinstance(stages, (list, tuple))
+        and all(isinstance(stage, str) for stage in stages)
+        and (created is None or isinstance(created, datetime))
         and _answers(secret_id, response)
     )
 
@@ -218,6 +232,14 @@ def for_read(error: SecretCacheError, context: Mapping[str, Any]) -> SecretCache
     return error
 
 
+#: Each client method's name in the API, as errors name the operation.
+_API_NAMES = {
+    "get_secret_value": "GetSecretValue",
+    "describe_secret": "DescribeSecret",
+    "batch_get_secret_value": "BatchGetSecretValue",
+}
+
+
 class Call:
     """One API call to make: the client's method, its arguments, what an error names."""
 
@@ -227,6 +249,11 @@ class Call:
         self.operation = operation
         self.context = context
         self.kwargs = kwargs
+
+    @property
+    def name(self) -> str:
+        """Return the operation's name in the API (GetSecretValue), for its errors."""
+        return _API_NAMES[self.operation]
 
 
 def get_call(secret_id: str, version_stage: str | None, version_id: str | None) -> Call:

@@ -181,7 +181,7 @@ class BotocoreSource:
             for_read(exc, call.context)
             raise
         try:
-            with mapping_errors(**call.context):
+            with mapping_errors(operation=call.name, **call.context):
                 return getattr(client, call.operation)(**call.kwargs)
         except SecretCacheError as exc:
             if self._owned and renews_client(exc):

@@ -13,6 +13,12 @@ revoked or the secret is deleted. The manual's page "Migrating from
 aws-secretsmanager-caching" (docs/migration.md) lists every difference.
 """
 
+# aws_secretsmanager_caching imports botocore.session when it is imported, and code
+# written for it relies on that: ``import botocore`` then ``botocore.session.get_session()``
+# (its own test suite does). ``import secretcache`` stays without it; the compat
+# package is the drop-in, so it keeps the official import's side effect.
+import botocore.session  # noqa: F401
+
 from .cache.secret_cache_hook import SecretCacheHook
 from .config import SecretCacheConfig
 from .decorators import InjectKeywordedSecretString, InjectSecretString

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._core import forksafe as _forksafe
-from .._core.errors import map_error
+from .._core.errors import map_error, reading
 from .._core.redact import auto_install
 from .._core.rules import keeps_stale
 from .._core.store import Load, Store
 from .._core.validate import check_callable, check_secret_id, check_stage
 from .._sources.botocore import CLIENT_SETTINGS, drop_connections
 from ..exceptions import SecretCacheError
+from ._cached_secret import CachedSecret
 from ._errors import combine
 from ._records import Described, Version, describe_record, version_record
 from ._settings import read_settings
@@ -97,6 +99,9 @@ class SecretCache:
         self._described_data = self._described.data
         self._versions_data = self._versions.data
         self._client = client if client is not None else _default_client()
+        # The one wall-clock reading: where the injected clock's seconds start, for the
+        # datetimes of the official item's view (``_get_cached_secret``); never for logic.
+        self._built_at = (datetime.now(timezone.utc), self._clock())
         auto_install()  # botocore's DEBUG logs would show every value read
         _forksafe.register(self)
 
@@ -135,6 +140,21 @@ class SecretCache:
             return False
         return True
 
+    def _get_cached_secret(self, secret_id: str) -> CachedSecret:
+        """Return the secret's handle: the official private seam users call.
+
+        ``cache._get_cached_secret(secret_id).refresh_secret_now()`` works as it does in
+        aws-secretsmanager-caching (its issue #16); no request is made until then.
+        """
+        return CachedSecret(self, check_secret_id(secret_id))
+
+    def _refresh_due(self, secret_id: str) -> tuple[datetime, float]:
+        """Return (when the cache was built, seconds after it the stage map is due)."""
+        built_at, origin = self._built_at
+        entry = self._described_data.get(secret_id)
+        due = entry.fresh_until - origin if entry is not None else 0.0
+        return built_at, due if math.isfinite(due) else 0.0
+
     def _read(self, secret_id: str, version_stage: str | None, field: str) -> Any:
         check_secret_id(secret_id)
         stage = check_stage(version_stage) if version_stage else self._default_stage
@@ -158,7 +178,8 @@ class SecretCache:
     def _load_description(self, secret_id: str, ticket: Ticket[str, Described]) -> Load[Described]:
         previous = ticket.previous
         try:
-            response = self._client.describe_secret(SecretId=secret_id)
+            with reading("DescribeSecret", secret_id=secret_id):
+                response = self._client.describe_secret(SecretId=secret_id)
         except (ClientError, BotoCoreError) as exc:
             error = self._error(exc, secret_id)
             if not keeps_stale(error):
@@ -174,13 +195,12 @@ class SecretCache:
     def _load_version(
         self, secret_id: str, version_id: str, ticket: Ticket[tuple[str, str], Version]
     ) -> Load[Version]:
+        return Load(version_record(self._get_value(secret_id, version_id), self._hook))
+
+    def _get_value(self, secret_id: str, version_id: str) -> Any:
         try:
-            return Load(
-                version_record(
-                    self._client.get_secret_value(SecretId=secret_id, VersionId=version_id),
-                    self._hook,
-                )
-            )
+            with reading("GetSecretValue", secret_id=secret_id, version_id=version_id):
+                return self._client.get_secret_value(SecretId=secret_id, VersionId=version_id)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, secret_id, version_id) from exc
 

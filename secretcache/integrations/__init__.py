@@ -9,9 +9,12 @@
   DATABASES entry's ``SECRET_ID`` at every new connection (extra ``django``).
 - ``secretcache.integrations.psycopg``: ``connect`` and ``connection_class`` (for
   ``psycopg_pool``), and their asyncio twins (extra ``psycopg``).
+- ``secretcache.integrations.psycopg_pool``: ``ConnectionPool`` and
+  ``AsyncConnectionPool``, whose callers get a refused login at once (extra ``psycopg``).
 
-The database integrations share one login rule (``_login``): a login refused for its
-credentials retries with ``rotation_candidate``'s answer.
+The database integrations share one login rule (``_gate``, driven by ``_login``): at
+most two logins per (cache, secret) in flight, and a login refused for its credentials
+retries with ``rotation_candidate``'s answer.
 
 Nothing here is imported by ``import secretcache``.
 """

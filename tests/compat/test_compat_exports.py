@@ -57,3 +57,24 @@ def test_import_secretcache_does_not_import_compat() -> None:
     code = "import sys, secretcache; print('secretcache.compat' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("module", ["secretcache.compat", "secretcache.compat.secret_cache"])
+def test_importing_compat_makes_botocore_session_available_as_the_official_import_does(
+    module: str,
+) -> None:
+    # Code written for the official package: ``import botocore`` and its import, then
+    # botocore.session.get_session() (the official test suite's get_client does this).
+    code = f"import botocore, {module}; print(type(botocore.session.get_session()).__name__)"
+    assert _fresh(code) == "Session"
+
+
+def test_import_secretcache_still_leaves_botocore_session_unimported() -> None:
+    code = "import sys, secretcache; print('botocore.session' in sys.modules)"
+    assert _fresh(code) == "False"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from raw_answers import raw_answers
 
 import secretcache
 from secretcache.testing import FaultInjector, rotate_secret
@@ -206,3 +207,47 @@ def test_unknown_errors_are_client_errors_too(
     assert isinstance(error, ClientError)
     assert isinstance(error, secretcache.SecretCacheError)
     assert error.response["Error"]["Code"] == "SomethingNew"
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("DescribeSecret", b'[{"Name": "db"}]'),  # a JSON list where the object belongs
+        ("GetSecretValue", b'{"Name": "db", "CreatedDate": "noon", "SecretString": "x"}'),
+    ],
+    ids=["describe-list", "get-bad-date"],
+)
+def test_an_unreadable_answer_is_an_outage_served_stale_with_backoff(
+    sm: SecretsManagerClient,
+    clock: FakeClock,
+    make_compat: Callable[..., SecretCache],
+    operation: str,
+    body: bytes,
+) -> None:
+    sm.create_secret(Name="db", SecretString="v1")
+    cache = make_compat()
+    with raw_answers(sm) as answers:
+        answers.bodies[operation] = body
+        # Cold: a typed outage, not botocore's bare AttributeError/ValueError.
+        error = _raised(lambda: cache.get_secret_string("db"))
+        assert isinstance(error, secretcache.SecretsManagerUnavailableError)
+        assert error.code == "MalformedResponse"
+    clock.advance(3600)  # past the backoff; the value is read and cached
+    assert cache.get_secret_string("db") == "v1"
+    if operation == "GetSecretValue":
+        rotate_secret(sm, "db", "v2")  # a new version to read: the one answered badly
+    clock.advance(3601)  # the stage map is due again
+    with raw_answers(sm) as answers:
+        answers.bodies[operation] = body
+        reads = [_outcome(lambda: cache.get_secret_string("db")) for _ in range(20)]
+        assert answers.sent[operation] == 1  # one call, then the backoff holds
+    # A stage map that cannot be read: the one cached is used. A new version whose value
+    # cannot be read has nothing cached to serve (as in the official package).
+    assert reads == ["v1" if operation == "DescribeSecret" else "MalformedResponse"] * 20
+
+
+def _outcome(call: Callable[[], str | None]) -> str | None:
+    try:
+        return call()
+    except secretcache.SecretsManagerUnavailableError as exc:
+        return exc.code

@@ -78,9 +78,35 @@ def test_refreshing_a_missing_secret_is_false_not_an_error(
     assert make_compat().refresh_secret_now("nope") is False
 
 
+@pytest.mark.parametrize("call", ["refresh_secret_now", "_get_cached_secret"])
 @pytest.mark.parametrize(("secret_id", "error"), [("", ValueError), (None, TypeError)])
 def test_bad_ids_are_misuse(
-    make_compat: Callable[..., SecretCache], secret_id: object, error: type[Exception]
+    make_compat: Callable[..., SecretCache],
+    secret_id: object,
+    error: type[Exception],
+    call: str,
 ) -> None:
     with pytest.raises(error):
-        make_compat().refresh_secret_now(secret_id)  # type: ignore[arg-type]
+        getattr(make_compat(), call)(secret_id)
+
+
+def test_the_private_seam_users_call_refreshes_as_the_official_one_does(
+    sm: SecretsManagerClient, calls: CallLog, make_compat: Callable[..., SecretCache]
+) -> None:
+    # aws-secretsmanager-caching issue #16: after a failed login, code reaches for the
+    # private item to force a refresh. Handing it out asks nothing.
+    sm.create_secret(Name="db", SecretString="v1")
+    cache = make_compat()
+    item = cache._get_cached_secret("db")
+    assert calls.operations == []
+    due = item._next_refresh_time
+    assert cache.get_secret_string("db") == "v1"
+    rotate_secret(sm, "db", "v2")
+    assert cache._get_cached_secret("db").refresh_secret_now() is True
+    assert cache.get_secret_string("db") == "v2"
+    assert calls.operations == ["DescribeSecret", "GetSecretValue"] * 2
+    # The next DescribeSecret is due later than before the first one (interval 3600 s,
+    # jittered down to at least half of it).
+    assert (item._next_refresh_time - due).total_seconds() >= 1800
+    assert "v1" not in repr(item)
+    assert "v2" not in repr(item)

@@ -17,7 +17,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the official tests that read private attributes (LEFT_OUT says why)."""
+    """Deselect the official test that checks its own user agent (LEFT_OUT says why)."""
     left_out = [i for i in items if any(i.nodeid.endswith(k) for k in official_sdist.LEFT_OUT)]
     if left_out:
         items[:] = [i for i in items if i not in left_out]
