@@ -3,7 +3,11 @@
 Each run is a fresh interpreter doing what a Lambda cold start does: import the library,
 build its default cache or client at module level, and read one field of a JSON secret
 over HTTP from a local moto server (``ThreadedMotoServer`` on 127.0.0.1, reached through
-``AWS_ENDPOINT_URL`` as every library's default client honours it). Writes the
+``AWS_ENDPOINT_URL`` as every library's default client honours it). The extension rows
+read through ``ExtensionEmulator`` instead, run in a process of its own in front of the
+same moto server, as the Lambda extension runs beside the function: the child looks
+like a Lambda function with the layer (``AWS_LAMBDA_FUNCTION_NAME``,
+``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``, ``AWS_SESSION_TOKEN``). Writes the
 cold-start section of ``bench/out/RESULTS.md``. ``--quick`` runs 2 rounds (a smoke run whose
 figures mean nothing) and writes nothing.
 
@@ -46,6 +50,9 @@ if TYPE_CHECKING:
 
 SECRET_ID = "bench/coldstart-db"
 TARGET = 0.9  # secretcache's wall time / raw boto3's, at most
+EXTENSION_TARGET = 0.3  # through the extension: wall time and instructions / raw boto3's
+EXTENSION_RSS_MIB = 25.0  # through the extension: peak RSS, at most
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Every handler starts with this (the clock) and ends with EPILOGUE (the report).
 PROLOGUE = "import time\n_t0 = time.perf_counter()\n"
@@ -83,6 +90,7 @@ class Handler:
     dist: str | None  # the distribution whose version the table names
     floor: bool = False  # a reference row, not a library
     pythonpath: str | None = None  # put first on the child's sys.path (a baseline checkout)
+    extension: bool = False  # reads through the emulator (the child's env says where)
 
     @property
     def code(self) -> str:
@@ -101,6 +109,41 @@ _t2 = time.perf_counter()
 value = cache.get_secret_field(SECRET_ID, "password")
 """,
     "secretcache",
+    pythonpath=ROOT,
+)
+EXTENSION = Handler(
+    "extension",
+    "secretcache through the extension `SecretCache().get_secret_field` (in Lambda)",
+    """\
+from secretcache import SecretCache
+_t1 = time.perf_counter()
+cache = SecretCache()  # in Lambda with the layer: reads through the extension
+_t2 = time.perf_counter()
+value = cache.get_secret_field(SECRET_ID, "password")
+""",
+    "secretcache",
+    pythonpath=ROOT,
+    extension=True,
+)
+HTTP_FLOOR = Handler(
+    "http",
+    "floor: interpreter + `http.client` (one GET to the extension, JSON parsed)",
+    """\
+import http.client, json, os
+from urllib.parse import quote
+_t1 = _t2 = time.perf_counter()
+port = int(os.environ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"])
+conn = http.client.HTTPConnection("localhost", port)
+conn.request(
+    "GET",
+    "/secretsmanager/get?secretId=" + quote(SECRET_ID, safe=""),
+    headers={"X-Aws-Parameters-Secrets-Token": os.environ["AWS_SESSION_TOKEN"]},
+)
+value = json.loads(json.loads(conn.getresponse().read())["SecretString"])["password"]
+""",
+    None,
+    floor=True,
+    extension=True,
 )
 BOTO3 = Handler(
     "boto3",
@@ -164,7 +207,7 @@ value = __import__("os").environ["COLDSTART_EXPECT"]
     floor=True,
 )
 
-HANDLERS = [SECRETCACHE, BOTO3, POWERTOOLS, AWS, BOTOCORE, BARE]
+HANDLERS = [SECRETCACHE, EXTENSION, BOTO3, POWERTOOLS, AWS, BOTOCORE, HTTP_FLOOR, BARE]
 LIBRARIES = [SECRETCACHE, BOTO3, POWERTOOLS, AWS]
 
 
@@ -194,6 +237,41 @@ def moto_server() -> Iterator[str]:
 
 
 _SECRET = {"username": "app", "password": "coldstart-not-a-secret"}
+
+_EMULATOR = """
+import json, sys
+import boto3
+from secretcache.testing import ExtensionEmulator
+client = boto3.Session(region_name=sys.argv[2]).client("secretsmanager", endpoint_url=sys.argv[1])
+with ExtensionEmulator(client=client) as emulator:
+    print(json.dumps(emulator.env), flush=True)
+    sys.stdin.read()  # until the parent closes it
+"""
+
+
+@contextmanager
+def emulator_process(endpoint: str) -> Iterator[dict[str, str]]:
+    """Run ExtensionEmulator in a process of its own; yield what a child needs to find it."""
+    env = {**child_env(endpoint), "PYTHONPATH": ROOT}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _EMULATOR, endpoint, h.REGION],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the emulator process did not start")
+        yield {**json.loads(line), "AWS_LAMBDA_FUNCTION_NAME": "coldstart"}
+    finally:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.close()
+        process.wait(timeout=30)
+        process.stdout.close()
 
 
 def child_env(endpoint: str) -> dict[str, str]:
@@ -251,9 +329,18 @@ def baseline(path: str) -> Handler:
 def _child(handler: Handler, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """Return the child's command line and environment."""
     code = f"SECRET_ID = {SECRET_ID!r}\n" + handler.code
+    if not handler.extension:
+        env = {k: v for k, v in env.items() if k not in _EXTENSION_ENV}
     if handler.pythonpath is not None:
         env = {**env, "PYTHONPATH": handler.pythonpath}
     return [sys.executable, "-c", code], env
+
+
+_EXTENSION_ENV = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+    "AWS_SESSION_TOKEN",
+)
 
 
 def _report(handler: Handler, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -349,8 +436,13 @@ def measure(
     results = Results(rounds, handlers, {hd.key: [] for hd in handlers})
     shuffle = random.Random(16)
     load_before = os.getloadavg()[0]
-    with moto_server() as endpoint, tempfile.TemporaryDirectory() as cwd:
-        env = child_env(endpoint)
+    with (
+        moto_server() as endpoint,
+        emulator_process(endpoint) as extension_env,
+        tempfile.TemporaryDirectory() as cwd,
+    ):
+        # The extension's variables reach only the extension's rows (see _child).
+        env = {**child_env(endpoint), **extension_env}
         for handler in handlers:
             run_once(handler, env, cwd)  # writes the bytecode caches; not counted
         for _ in range(rounds):
@@ -376,6 +468,25 @@ def verdict(r: Results) -> tuple[float, bool]:
     """Return secretcache's wall-time ratio to raw boto3 and whether it meets TARGET."""
     ratio = r.ratio(SECRETCACHE.key, BOTO3.key)
     return ratio, ratio <= TARGET
+
+
+def extension_verdict(r: Results) -> str:
+    """Return the extension row's figures against its targets, in words."""
+    wall = r.ratio(EXTENSION.key, BOTO3.key)
+    mine, boto3 = r.instructions.get(EXTENSION.key), r.instructions.get(BOTO3.key)
+    rss = r.median(EXTENSION.key, "maxrss_kib") / 1024
+    counted = mine is not None and boto3 is not None
+    instr = f"{mine / boto3:.3f}x" if counted else "n/a"  # type: ignore[operator]
+    met = wall <= EXTENSION_TARGET and rss <= EXTENSION_RSS_MIB
+    met = met and (not counted or mine / boto3 <= EXTENSION_TARGET)  # type: ignore[operator]
+    floor = r.ratio(HTTP_FLOOR.key, BOTO3.key)
+    return (
+        f"**Target: secretcache through the extension <= {EXTENSION_TARGET}x raw boto3 (wall "
+        f"time and instructions), peak RSS <= {EXTENSION_RSS_MIB:g} MiB. Measured: {wall:.3f}x "
+        f"wall, {instr} instructions, {rss:.1f} MiB, {'met' if met else 'not met'}.** The "
+        f"floor (interpreter + `http.client`, one GET): {floor:.3f}x wall, "
+        f"{_instructions(r, HTTP_FLOOR.key)} instructions."
+    )
 
 
 def _vs(r: Results, key: str, other: str, attr: str = "wall_ms") -> str:
@@ -456,6 +567,8 @@ def render(r: Results, info: dict[str, str]) -> str:
             f"in hand (what a Lambda init pays; the interpreter's exit left out): "
             f"{r.ratio(SECRETCACHE.key, BOTO3.key, 'value_ms'):.3f}x. Instructions "
             f"executed (deterministic): {_instructions(r, SECRETCACHE.key)}.",
+            "",
+            extension_verdict(r),
             "",
             table(r),
             "",

@@ -50,6 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h
+import agent_fleet
 
 from secretcache import FailoverSource, SecretCache, SecretsManagerUnavailableError
 from secretcache.testing import FakeClock, InMemorySource
@@ -336,6 +337,7 @@ class Runs:
     rolling: FleetResult
     describe: FleetResult
     outage: FleetResult  # the primary region down for half the run, a replica answering
+    hosts: agent_fleet.AgentRuns | None = None  # gunicorn hosts: own caches or one Agent
 
     def all(self) -> list[FleetResult]:
         """Return every run, in table order."""
@@ -370,6 +372,7 @@ def run(quick: bool = False) -> Runs:
         outage=simulate(
             "regional outage, `fallback_regions`", envs=envs, outage=_outage_span(base), **base
         ),
+        hosts=agent_fleet.run(quick),
     )
 
 
@@ -504,6 +507,8 @@ def render(runs: Runs, info: dict[str, str]) -> str:
         "`inject_secret(refresh_on=...)` on login failures.",
         "",
         *_outage_lines(runs.outage, d),
+        "",
+        *(agent_fleet.lines(runs.hosts) if runs.hosts is not None else []),
         "",
         "### Method",
         "",

@@ -16,7 +16,6 @@ from ._core.models import (
     Secret,
     SecretMetadata,
 )
-from ._core.redact import install_log_scrubber, remove_log_scrubber
 from ._sources.botocore import BatchPage, BotocoreSource, SecretSource
 from ._version import __version__
 from .exceptions import (
@@ -34,6 +33,8 @@ from .exceptions import (
 )
 
 if typing.TYPE_CHECKING:
+    from ._core.redact import install_log_scrubber, remove_log_scrubber
+    from ._sources.extension import ExtensionSource
     from ._sources.failover import FailoverSource
     from .decorators import inject_secret
 
@@ -44,6 +45,7 @@ __all__ = [
     "BatchPage",
     "BotocoreSource",
     "CacheStats",
+    "ExtensionSource",
     "FailoverSource",
     "InvalidSecretRequestError",
     "RotationEvent",
@@ -72,7 +74,15 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Imported when first asked for, so that what a handler does not use costs its cold
     # start nothing: the failover machinery (caches without fallback regions) and the
-    # decorator.
+    # decorator, the Lambda extension's source (and http.client with it).
+    if name in ("install_log_scrubber", "remove_log_scrubber"):
+        from ._core import redact  # its logging.Filter needs logging: a cold start does not
+
+        return getattr(redact, name)
+    if name == "ExtensionSource":
+        from ._sources.extension import ExtensionSource
+
+        return ExtensionSource
     if name == "FailoverSource":
         from ._sources.failover import FailoverSource
 

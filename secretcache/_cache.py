@@ -13,7 +13,7 @@ from ._core.models import AWSCURRENT, Secret
 from ._core.steps import run
 from ._core.validate import check_client
 from ._sources.botocore import BotocoreSource, check_session
-from ._sources.fallbacks import build_source
+from ._sources.fallbacks import build_source, default_primary
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class SecretCache(CacheBase):
     _kind = "SecretCache"
     _asynchronous = False
     _sourcing = partial(build_source, BotocoreSource, False)
+    _default_source = staticmethod(default_primary)
 
     def __init__(
         self,
@@ -207,21 +208,26 @@ class SecretCache(CacheBase):
             return entry
         return self._get(key)
 
-    def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
-        return self._store.get(key, self._load, force=force)
+    def _get(self, key: Key, *, force: bool = False, past_cache: bool = False) -> Entry[Secret]:
+        loader = partial(self._load, past_cache=True) if past_cache else self._load
+        return self._store.get(key, loader, force=force)
 
     # -- loading ----------------------------------------------------------------------
-    def _load(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
-        return run(self._load_plan(ticket, must_read), self._ask)
+    def _load(
+        self, ticket: Ticket[Key, Secret], must_read: bool = False, past_cache: bool = False
+    ) -> Load[Secret]:
+        ask = partial(self._ask, past_cache=True) if past_cache else self._ask
+        return run(self._load_plan(ticket, must_read), ask)
 
-    def _ask(self, request: Request) -> Secret | SecretMetadata:
-        return request.ask(self._source)  # type: ignore[no-any-return]
+    def _ask(self, request: Request, past_cache: bool = False) -> Secret | SecretMetadata:
+        return request.ask(self._source, past_cache)  # type: ignore[no-any-return]
 
     # -- control ----------------------------------------------------------------------
     def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
         """Fetch now (joining a fetch in flight); return True if the version changed."""
         old_version = self._version_before(secret_id, version_stage)
-        entry = self._get(make_key(secret_id, version_stage, None), force=True)
+        # Past the source's own cache, if it has one (the Lambda extension's).
+        entry = self._get(make_key(secret_id, version_stage, None), force=True, past_cache=True)
         return old_version is not None and entry.value.version_id != old_version
 
     def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
@@ -250,7 +256,7 @@ class SecretCache(CacheBase):
         return run(self._look_plan(secret_id, last), self._read_afresh)
 
     def _read_afresh(self, key: Key) -> Secret:
-        loader = partial(self._load, must_read=True)
+        loader = partial(self._load, must_read=True, past_cache=True)
         return self._store.get(key, loader, force=True, ignore_backoff=True).value
 
     def prefetch(

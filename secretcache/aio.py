@@ -16,18 +16,20 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._core import parse as _parse
 from ._core.base import CacheBase, Key, make_key
+from ._core.extension_env import choose_source
 from ._core.models import AWSCURRENT, Secret
 from ._core.steps import arun
 from ._core.store import Entry, Load, Store, Ticket
 from ._core.validate import check_client
 from ._sources.aio_failover import AsyncFailoverSource
 from ._sources.aiobotocore import AioBotocoreSource, AsyncSecretSource, build_async_client
-from ._sources.fallbacks import build_source
+from ._sources.fallbacks import build_source, default_primary
 from .exceptions import SecretCacheError
 
 if TYPE_CHECKING:
@@ -39,11 +41,13 @@ if TYPE_CHECKING:
     from ._core.prefetch import Batch, Singles
     from ._core.recovery import Look
     from ._core.revalidate import Request
+    from ._sources.aio_extension import AsyncExtensionSource
 
     _FlightLike = _Flight[Any]
 
 __all__ = [
     "AioBotocoreSource",
+    "AsyncExtensionSource",
     "AsyncFailoverSource",
     "AsyncSecretCache",
     "AsyncSecretSource",
@@ -82,6 +86,7 @@ class AsyncSecretCache(CacheBase):
     _kind = "AsyncSecretCache"
     _asynchronous = True
     _sourcing = partial(build_source, AioBotocoreSource, True)
+    _default_source = staticmethod(default_primary)
     _source: AsyncSecretSource
     # asyncio keeps only weak references to tasks: hold the loads until they end.
     _tasks: set[asyncio.Task[None]]
@@ -96,7 +101,12 @@ class AsyncSecretCache(CacheBase):
                 "client is a synchronous client: AsyncSecretCache needs an aiobotocore client"
                 " (or use SecretCache)"
             )
-        if client is None and source is None and importlib.util.find_spec("aiobotocore") is None:
+        if (
+            client is None
+            and source is None
+            and choose_source(os.environ)[0] == "sdk"  # not the Lambda extension's source
+            and importlib.util.find_spec("aiobotocore") is None
+        ):
             raise ImportError(
                 "AsyncSecretCache builds its clients with aiobotocore, which is not installed:"
                 " pip install 'secretcache[aio]' (or pass a source=)"
@@ -151,8 +161,11 @@ class AsyncSecretCache(CacheBase):
         key, entry = self._probe(secret_id, version_stage, version_id)
         return entry if entry is not None else await self._get(key)
 
-    async def _get(self, key: Key, *, force: bool = False) -> Entry[Secret]:
-        return await self._drive(self._store, key, self._fetch, force=force)
+    async def _get(
+        self, key: Key, *, force: bool = False, past_cache: bool = False
+    ) -> Entry[Secret]:
+        loader = partial(self._fetch, past_cache=True) if past_cache else self._fetch
+        return await self._drive(self._store, key, loader, force=force)
 
     async def _drive(
         self,
@@ -205,17 +218,23 @@ class AsyncSecretCache(CacheBase):
             with contextlib.suppress(SecretCacheError):  # a later denial: on the flight
                 store.succeed(ticket, loaded)
 
-    async def _fetch(self, ticket: Ticket[Key, Secret], must_read: bool = False) -> Load[Secret]:
-        return await arun(self._load_plan(ticket, must_read), self._ask)
+    async def _fetch(
+        self, ticket: Ticket[Key, Secret], must_read: bool = False, past_cache: bool = False
+    ) -> Load[Secret]:
+        ask = partial(self._ask, past_cache=True) if past_cache else self._ask
+        return await arun(self._load_plan(ticket, must_read), ask)
 
-    async def _ask(self, request: Request) -> Secret | SecretMetadata:
-        return await request.ask(self._source)  # type: ignore[no-any-return]
+    async def _ask(self, request: Request, past_cache: bool = False) -> Secret | SecretMetadata:
+        return await request.ask(self._source, past_cache)  # type: ignore[no-any-return]
 
     # -- control ----------------------------------------------------------------------
     async def refresh(self, secret_id: str, version_stage: str = AWSCURRENT) -> bool:
         """Fetch now (joining a fetch in flight); return True if the version changed."""
         old_version = self._version_before(secret_id, version_stage)
-        entry = await self._get(make_key(secret_id, version_stage, None), force=True)
+        # Past the source's own cache, if it has one (the Lambda extension's).
+        entry = await self._get(
+            make_key(secret_id, version_stage, None), force=True, past_cache=True
+        )
         return old_version is not None and entry.value.version_id != old_version
 
     async def rotation_candidate(self, secret_id: str, failed_version_id: str) -> Secret | None:
@@ -237,7 +256,7 @@ class AsyncSecretCache(CacheBase):
         return await arun(self._look_plan(secret_id, last), self._read_afresh)
 
     async def _read_afresh(self, key: Key) -> Secret:
-        loader = partial(self._fetch, must_read=True)
+        loader = partial(self._fetch, must_read=True, past_cache=True)
         entry: Entry[Secret] = await self._drive(
             self._store, key, loader, force=True, ignore_backoff=True
         )
@@ -339,3 +358,13 @@ def _land_if_open(
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def __getattr__(name: str) -> object:
+    # Served when first asked for: the extension's source costs a cache on aiobotocore
+    # nothing.
+    if name == "AsyncExtensionSource":
+        from ._sources.aio_extension import AsyncExtensionSource
+
+        return AsyncExtensionSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

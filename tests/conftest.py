@@ -29,7 +29,7 @@ REGION = "us-east-1"
 # The throwaway PostgreSQL cluster for the rotation tests lives in its own plugin module;
 # db_setups holds the database integrations' setups and their ``db_cache`` fixture;
 # framecheck gives the frame-locals tests their ``world`` fixture.
-pytest_plugins = ["fixtures_postgres", "db_setups", "framecheck"]
+pytest_plugins = ["fixtures_postgres", "db_setups", "framecheck", "fixtures_extension"]
 
 # Never reach a real endpoint, whatever the developer's shell holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

@@ -105,7 +105,13 @@ def test_fleet_runs_every_fleet(fleet: ModuleType) -> None:
     assert runs.no_jitter.total_calls == 3 * runs.no_jitter.envs
     assert runs.deploy.envs > runs.defaults.envs
     assert runs.rolling.peak_1s < runs.defaults.peak_1s  # nobody starts at once
+    hosts = runs.hosts
+    assert hosts is not None
+    # 8 workers sharing one Agent ask Secrets Manager less than 8 caches of their own.
+    assert 0 < hosts.agent.second_hour < hosts.own.second_hour
+    assert hosts.agent.agent_requests > 0
     text = fleet.render(runs, fleet.h.machine())
+    assert "in-process caches against one shared Agent" in text
     assert "What this means for sizing" in text
     assert "| busiest / mean 60 s window after 2 TTLs |" in text
 
@@ -177,17 +183,19 @@ def test_rotation_logins_runs_and_renders(sm: Any, postgres: Any) -> None:
 def test_coldstart_runs_every_handler_and_renders() -> None:
     coldstart = _load("coldstart")
     results = coldstart.measure(quick=True)
-    keys = {"secretcache", "boto3", "powertools", "aws", "botocore", "bare"}
+    keys = {"secretcache", "extension", "boto3", "powertools", "aws", "botocore", "http", "bare"}
     assert set(results.runs) == keys
     assert all(len(runs) == results.rounds for runs in results.runs.values())
     # Each child checked the value it read; these say what each one imported.
     assert not results.imports_boto3("secretcache")
     assert not results.imports_boto3("aws")
+    assert not results.imports_boto3("extension")  # read through the emulator's process
     assert results.imports_boto3("boto3")
     assert results.imports_boto3("powertools")
     text = coldstart.render(results, coldstart.h.machine())
     assert "| handler | wall (median) | x raw boto3 |" in text
     assert "Target: secretcache <= 0.9x raw boto3" in text
+    assert "Target: secretcache through the extension <= 0.3x raw boto3" in text
     for handler in coldstart.HANDLERS:
         assert handler.label in text
 

@@ -29,9 +29,9 @@ def test_error_table_matches_the_error_mapping() -> None:
     }
     for code, cls in CODE_TABLE.items():
         assert code in rows[cls.__name__][0], f"{code} missing from the {cls.__name__} row"
-    for error, cls in BOTOCORE_TABLE.items():
-        assert error.__name__ in rows[cls.__name__][0], f"{error.__name__} not in its row"
-    botocore_names = {error.__name__: cls for error, cls in BOTOCORE_TABLE.items()}
+    for name, cls in BOTOCORE_TABLE.items():
+        assert name in rows[cls.__name__][0], f"{name} not in its row"
+    botocore_names = dict(BOTOCORE_TABLE)
     for name, (tokens, retryable) in rows.items():
         cls = getattr(secretcache, name)
         assert ("yes" in retryable) is cls.retryable, f"{name}: retryable column"

@@ -15,7 +15,7 @@ from otel_kit import BOTOCORE, Telemetry, telemetry_fixture
 from test_aio import endpoint_fixture, server_fixture
 from test_aio_failover import Outage, arn_fixture, with_clients
 
-from secretcache import AWSCURRENT, SecretNotFoundError
+from secretcache import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -85,14 +85,24 @@ def test_async_reasons_and_errors(endpoint: str, arn: str, telemetry: Telemetry)
             await cache.get_secret("prod/missing")
 
     run(endpoint, telemetry, scenario)
-    seen = [(s.name, (s.attributes or {})["secretcache.reason"]) for s in telemetry.spans()]
+    seen = [
+        (
+            s.name,
+            (s.attributes or {})["secretcache.reason"],
+            (s.attributes or {}).get("secretcache.version_stage"),
+        )
+        for s in telemetry.spans()
+    ]
     assert seen == [
-        ("SecretsManager.BatchGetSecretValue", "prefetch"),
-        ("SecretsManager.GetSecretValue", "refresh"),
-        ("SecretsManager.GetSecretValue", "rotation_look"),
-        ("SecretsManager.GetSecretValue", "rotation_look"),  # AWSPENDING: none
-        ("SecretsManager.GetSecretValue", "rotation_look"),  # AWSCURRENT once more
-        ("SecretsManager.GetSecretValue", "load"),
+        ("SecretsManager.BatchGetSecretValue", "prefetch", None),
+        ("SecretsManager.GetSecretValue", "refresh", AWSCURRENT),
+        ("SecretsManager.GetSecretValue", "rotation_look", AWSCURRENT),
+        ("SecretsManager.GetSecretValue", "rotation_look", AWSPENDING),  # none
+        ("SecretsManager.GetSecretValue", "rotation_look", AWSCURRENT),  # once more
+        # the refused version is AWSCURRENT and nothing is newer: the look also asks
+        # for AWSPREVIOUS (a hand rotation that moved the secret before the database)
+        ("SecretsManager.GetSecretValue", "rotation_look", AWSPREVIOUS),
+        ("SecretsManager.GetSecretValue", "load", AWSCURRENT),
     ]
     failed = telemetry.spans()[-1]
     assert failed.status.status_code is StatusCode.ERROR

@@ -28,6 +28,7 @@ from .revalidate import plan_load
 from .rules import secret_wide
 from .steps import Steps
 from .store import Entry, Store
+from .traits import source_traits
 from .validate import (
     check_callable,
     check_fallbacks,
@@ -74,6 +75,9 @@ class CacheBase(Events, Candidates):
     #: Builds the cache's source from its arguments (``_sources.fallbacks.build_source``
     #: for the shell's kind of source); the core itself knows no source.
     _sourcing: ClassVar[Callable[..., Any]]
+    #: Returns the source a cache given no client, session or source reads through (the
+    #: Lambda extension's, in Lambda with it configured), or None: the SDK's.
+    _default_source: ClassVar[Callable[..., Any]]
     _asynchronous: ClassVar[bool]
 
     def __init__(
@@ -133,10 +137,24 @@ class CacheBase(Events, Candidates):
             self.on_rotation(on_rotation)
         self._describe_denied: BoundedSet[str] = BoundedSet(size)
         self._recovery_state: Recovery | None = None  # built on the first failed login
-        self._source: Any = source or self._sourcing(
-            client, session, regions, clients, clock=self._clock, rng=checked_rng
+        if source is None and client is None and session is None:
+            # In Lambda with the extension configured: its source (see extension_env).
+            source = self._default_source(asynchronous=self._asynchronous)
+        self._source: Any = (
+            source
+            if source is not None and not (regions or clients)
+            else self._sourcing(
+                client,
+                session,
+                regions,
+                clients,
+                clock=self._clock,
+                rng=checked_rng,
+                primary=source,
+            )
         )
         self._use_source(self._source)
+        self._lags, self._batches = source_traits(self._source, self._lags, revalidate)
         _forksafe.register(self)
         register_snapstart(self._store)
 

@@ -1,4 +1,9 @@
-"""Map botocore errors to secretcache's exception tree: the one table, used once.
+"""Map AWS errors to secretcache's exception tree: the one table, used once.
+
+The table is keyed by AWS error codes and botocore class *names*, so it works without
+importing botocore: the Lambda extension's answers (``__type`` codes in JSON) go
+through ``error_from_code`` exactly as botocore's ``ClientError`` does, and
+``import secretcache`` costs no botocore.
 
 Classification is by error code, never by HTTP status alone (moto answers 404 where
 AWS answers 400) and never by message text where a code says enough. Text is read in
@@ -12,10 +17,9 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-
-from botocore import exceptions as bce
 
 from ..exceptions import (
     InvalidSecretRequestError,
@@ -36,6 +40,7 @@ __all__ = [
     "BOTOCORE_TABLE",
     "CODE_TABLE",
     "UNREADABLE",
+    "error_from_code",
     "malformed",
     "map_error",
     "mapping_errors",
@@ -73,31 +78,32 @@ CODE_TABLE: Mapping[str, type[SecretCacheError]] = {
     "ProvisionedThroughputExceededException": SecretsManagerThrottledError,
 }
 
-#: botocore client-side error type -> exception class; the most specific base wins.
-BOTOCORE_TABLE: Mapping[type[Exception], type[SecretCacheError]] = {
-    bce.NoCredentialsError: SecretCredentialsError,
-    bce.PartialCredentialsError: SecretCredentialsError,
-    bce.CredentialRetrievalError: SecretCredentialsError,
-    bce.NoRegionError: SecretCredentialsError,
-    bce.NoAuthTokenError: SecretCredentialsError,
-    bce.TokenRetrievalError: SecretCredentialsError,
-    bce.SSOTokenLoadError: SecretCredentialsError,
-    bce.ParamValidationError: InvalidSecretRequestError,
-    bce.EndpointConnectionError: SecretsManagerUnavailableError,
-    bce.ConnectionError: SecretsManagerUnavailableError,
-    bce.ConnectTimeoutError: SecretsManagerUnavailableError,
-    bce.ReadTimeoutError: SecretsManagerUnavailableError,
-    bce.HTTPClientError: SecretsManagerUnavailableError,
-    bce.ResponseStreamingError: SecretsManagerUnavailableError,
+#: botocore client-side error class name -> exception class; the most specific base
+#: wins (names, not classes: matching them needs no botocore import).
+BOTOCORE_TABLE: Mapping[str, type[SecretCacheError]] = {
+    "NoCredentialsError": SecretCredentialsError,
+    "PartialCredentialsError": SecretCredentialsError,
+    "CredentialRetrievalError": SecretCredentialsError,
+    "NoRegionError": SecretCredentialsError,
+    "NoAuthTokenError": SecretCredentialsError,
+    "TokenRetrievalError": SecretCredentialsError,
+    "SSOTokenLoadError": SecretCredentialsError,
+    "ParamValidationError": InvalidSecretRequestError,
+    "EndpointConnectionError": SecretsManagerUnavailableError,
+    "ConnectionError": SecretsManagerUnavailableError,
+    "ConnectTimeoutError": SecretsManagerUnavailableError,
+    "ReadTimeoutError": SecretsManagerUnavailableError,
+    "HTTPClientError": SecretsManagerUnavailableError,
+    "ResponseStreamingError": SecretsManagerUnavailableError,
 }
 
 #: What to do about a client-side error that is about the caller's set-up.
-_HINTS: Mapping[type[Exception], str] = {
-    bce.NoRegionError: (
+_HINTS: Mapping[str, str] = {
+    "NoRegionError": (
         "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION), or give the "
         "cache a client or session built with region_name="
     ),
-    bce.NoCredentialsError: (
+    "NoCredentialsError": (
         "no AWS credentials were found: on AWS the role's credentials are found for you; "
         "elsewhere set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     ),
@@ -132,13 +138,16 @@ def _class_for_status(status: int | None) -> type[SecretCacheError]:
     return SecretCacheError
 
 
-def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretCacheError:
-    response: Mapping[str, Any] = exc.response or {}
-    error: Mapping[str, Any] = response.get("Error") or {}
-    meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
-    code = str(error.get("Code") or "")
-    message = str(error.get("Message") or "")
-    status = meta.get("HTTPStatusCode")
+def error_from_code(
+    code: str,
+    message: str,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+    operation: str | None = None,
+    **context: Any,
+) -> SecretCacheError:
+    """Return the secretcache error for an AWS error code (the status only if no code)."""
     inner = re.search(_XML_CODE, message)
     if inner:
         code = inner.group(1)
@@ -146,7 +155,7 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
         message = found.group(1) if found else message
     cls = CODE_TABLE.get(code)
     if cls is None:
-        cls = _class_for_status(status if isinstance(status, int) else None)
+        cls = _class_for_status(status)
     if code == "InvalidRequestException" and re.search(_DELETED, message):
         cls = SecretDeletedError
     if cls is SecretAccessDeniedError and re.search(_KMS_REFUSED, message):
@@ -154,11 +163,38 @@ def _from_client_error(exc: bce.ClientError, context: dict[str, Any]) -> SecretC
     return cls(
         message or code or "unknown error",
         code=code or None,
-        status_code=status if isinstance(status, int) else None,
+        status_code=status,
+        request_id=request_id,
+        operation=operation,
+        **context,
+    )
+
+
+def _from_client_error(exc: Any, context: dict[str, Any]) -> SecretCacheError:
+    response: Mapping[str, Any] = exc.response or {}
+    error: Mapping[str, Any] = response.get("Error") or {}
+    meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+    status = meta.get("HTTPStatusCode")
+    return error_from_code(
+        str(error.get("Code") or ""),
+        str(error.get("Message") or ""),
+        status=status if isinstance(status, int) else None,
         request_id=meta.get("RequestId"),
         operation=getattr(exc, "operation_name", None),
         **context,
     )
+
+
+def _botocore_kind(exc: BaseException) -> str | None:
+    """Return "client" or "core" for botocore's two error families, else None."""
+    bce = sys.modules.get("botocore.exceptions")
+    if bce is None:
+        return None  # botocore never loaded: nothing raised can be one of its errors
+    if isinstance(exc, bce.ClientError):
+        return "client"
+    if isinstance(exc, bce.BotoCoreError):
+        return "core"
+    return None
 
 
 def map_error(
@@ -174,16 +210,13 @@ def map_error(
         "version_stage": version_stage,
         "version_id": version_id,
     }
-    if isinstance(exc, bce.ClientError):
+    kind = _botocore_kind(exc)
+    if kind == "client":
         return _from_client_error(exc, context)
-    if isinstance(exc, bce.BotoCoreError):
-        for klass in type(exc).__mro__:
-            target = BOTOCORE_TABLE.get(klass)
-            if target is not None:
-                break
-        else:
-            target = SecretCacheError
-        hint = next((text for klass, text in _HINTS.items() if isinstance(exc, klass)), None)
+    if kind == "core":
+        names = [klass.__name__ for klass in type(exc).__mro__]
+        target = next((BOTOCORE_TABLE[n] for n in names if n in BOTOCORE_TABLE), SecretCacheError)
+        hint = next((_HINTS[n] for n in names if n in _HINTS), None)
         return target(hint or str(exc), code=type(exc).__name__, **context)
     return None
 
@@ -213,9 +246,10 @@ def mapping_errors(
         else:
             with reading(operation, **context):
                 yield
-    except (bce.ClientError, bce.BotoCoreError) as exc:
+    except Exception as exc:
         mapped = map_error(exc, **context)
-        assert mapped is not None
+        if mapped is None:
+            raise  # not botocore's: ours, typed already, or not an error to map
         raise mapped from exc
 
 
@@ -230,9 +264,9 @@ def reading(operation: str, **context: Any) -> Iterator[None]:
     try:
         yield
         return
-    except (SecretCacheError, bce.ClientError, bce.BotoCoreError):
-        raise  # typed already (some are ValueErrors too)
     except UNREADABLE as exc:
+        if isinstance(exc, SecretCacheError) or _botocore_kind(exc) is not None:
+            raise  # typed already (some are ValueErrors too)
         error = malformed(operation, f"{type(exc).__name__} while reading it", **context)
         # The parser's frames hold the body, a value in it: chain a copy without them,
         # and raise outside this handler, so that it is not the context either.

@@ -6,10 +6,10 @@ versions and the looks that answer them (the rules are ``recovery``'s).
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from .identity import identity
+from .logs import log
 from .models import CacheStats, RotationEvent
 from .validate import check_callable, check_secret_id, check_version_id
 
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from .store import Entry, Store
 
 __all__ = ["Candidates", "Events"]
-
-log = logging.getLogger("secretcache")
 
 
 class Events:

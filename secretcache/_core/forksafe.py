@@ -25,18 +25,18 @@ The registry holds its objects weakly: registering keeps nothing alive.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
+
+from .logs import log
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ["ForkSafeLock", "catch_up", "register"]
 
-log = logging.getLogger("secretcache")
 
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
 # The process whose state the registered objects hold (a child not yet reset differs).

@@ -79,19 +79,28 @@ def plan_prefetch(
     secret_ids: Iterable[str] | None,
     filters: Sequence[Mapping[str, Any]] | None,
 ) -> PrefetchPlan:
-    """Check the arguments now; return the plan that warms ``cache`` with them."""
+    """Check the arguments now; return the plan that warms ``cache`` with them.
+
+    A cache whose source has no BatchGetSecretValue (the Lambda extension) reads every
+    id singly, and refuses ``filters``, which only a batch can apply.
+    """
     if (secret_ids is None) == (filters is None):
         raise TypeError("pass exactly one of secret_ids and filters")
     if secret_ids is not None:
         if isinstance(secret_ids, (str, bytes)):
             raise TypeError("secret_ids must be an iterable of ids, not a single string")
         ids = tuple(dict.fromkeys(check_secret_id(s) for s in secret_ids))
-        return during("prefetch", _by_ids(cache, ids))
+        return during("prefetch", _by_ids(cache, ids, batch_denied=not cache._batches))
     assert filters is not None
     if isinstance(filters, (str, bytes, Mapping)) or not all(
         isinstance(f, Mapping) for f in filters
     ):
         raise TypeError("filters must be a sequence of mappings like {'Key': ..., 'Values': [...]}")
+    if not cache._batches:
+        raise ValueError(
+            "prefetch(filters=...) needs BatchGetSecretValue, which this cache's source "
+            "(the Lambda extension or the Secrets Manager Agent) cannot ask: pass secret_ids"
+        )
     return during("prefetch", _by_filters(cache, tuple(filters)))
 
 
@@ -106,10 +115,9 @@ def _ask(cache: CacheBase, batch: Batch) -> Generator[Batch, Any, BatchPage]:
     return page
 
 
-def _by_ids(cache: CacheBase, ids: tuple[str, ...]) -> PrefetchPlan:
+def _by_ids(cache: CacheBase, ids: tuple[str, ...], *, batch_denied: bool) -> PrefetchPlan:
     store = cache._store
     results: Results = {}
-    batch_denied = False
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         if not batch_denied:

@@ -129,6 +129,13 @@ class Regions(Generic[Source]):
         return made is not None and kept is not None and made < kept
 
     # -- requests and answers -------------------------------------------------------------
+    @staticmethod
+    def reader(source: Any, past_cache: bool) -> Any:
+        """Return a source's GetSecretValue, past its own cache (the extension's) if asked."""
+        if past_cache:
+            return getattr(source, "refresh_secret_value", source.get_secret_value)
+        return source.get_secret_value
+
     def asked(self, index: int, secret_id: str) -> str:
         """Return the id to ask source ``index`` for: a fallback gets ARNs in its region."""
         return secret_id if index == 0 else in_region(secret_id, self.region(index))

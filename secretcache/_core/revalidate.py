@@ -47,9 +47,14 @@ class Get:
         self.version_stage = version_stage
         self.version_id = version_id
 
-    def ask(self, source: Any) -> Any:
-        """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
-        return source.get_secret_value(
+    def ask(self, source: Any, past_cache: bool = False) -> Any:
+        """Ask ``source``: the answer (a sync source) or an awaitable of it (async).
+
+        ``past_cache``: through ``refresh_secret_value`` where the source has one (the
+        Lambda extension's: past its own cache), for refresh() and rotation_candidate().
+        """
+        read = getattr(source, "refresh_secret_value", None) if past_cache else None
+        return (read or source.get_secret_value)(
             self.secret_id, version_stage=self.version_stage, version_id=self.version_id
         )
 
@@ -63,7 +68,7 @@ class Describe:
     def __init__(self, secret_id: str) -> None:
         self.secret_id = secret_id
 
-    def ask(self, source: Any) -> Any:
+    def ask(self, source: Any, past_cache: bool = False) -> Any:
         """Ask ``source``: the answer (a sync source) or an awaitable of it (async)."""
         return source.describe_secret(self.secret_id)
 

@@ -4,6 +4,9 @@
   throttling, credentials that expired or could not be fetched), not an answer about
   the secret: a cached value may still be served within ``max_stale``.
 - Anything else is an answer, and the value goes: nothing stale after a denial.
+- ``not_ready``: the Lambda extension is not serving yet (starting, or Lambda's INIT
+  phase). With no value to serve, it is not remembered for a backoff step: the next
+  read (the first invocation after INIT) asks again at once.
 - ``secret_wide``: the answer speaks for every version and stage of the secret
   (scheduled for deletion, its KMS key refused to decrypt), so the secret's other
   cached keys go too. An AccessDenied or NotFound is about the request that got it
@@ -23,8 +26,10 @@ from ..exceptions import (
 
 __all__ = [
     "EXPIRED_CREDENTIAL_CODES",
+    "NOT_READY",
     "REVOKED_CREDENTIAL_CODES",
     "keeps_stale",
+    "not_ready",
     "renews_client",
     "secret_wide",
 ]
@@ -35,6 +40,14 @@ REVOKED_CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClien
 EXPIRED_CREDENTIAL_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 )
+
+#: The code of every "extension not ready yet" outage (refused, reset, 503, INIT).
+NOT_READY = "ExtensionNotReady"
+
+
+def not_ready(error: SecretCacheError) -> bool:
+    """Return True for an extension that is not serving yet (a retry soon may work)."""
+    return isinstance(error, SecretsManagerUnavailableError) and error.code == NOT_READY
 
 
 def keeps_stale(error: SecretCacheError) -> bool:

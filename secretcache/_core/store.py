@@ -39,7 +39,7 @@ from .entries import (
     _Flight,
     fresh_copy,
 )
-from .rules import keeps_stale
+from .rules import keeps_stale, not_ready
 from .upkeep import Upkeep
 
 # The records a store hands out are served here too (their home is ``entries``).
@@ -301,7 +301,10 @@ class Store(Upkeep[K, V]):
             if current is not None and current.seq > seq:
                 # A later request's answer landed first: it stands, and is served.
                 return current, False
-            self._remember(key, exc, failure, now, seq)
+            if current is None and not_ready(exc):
+                self._failures.pop(key, None)  # nothing to serve: the next read asks again
+            else:
+                self._remember(key, exc, failure, now, seq)
             if not keeps_stale(exc):
                 if current is not None:
                     del self.data[key]

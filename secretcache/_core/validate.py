@@ -202,7 +202,9 @@ def check_fallbacks(
         raise ValueError(f"fallback_regions names a region twice: {regions!r}")
     if regions and clients:
         raise TypeError("pass fallback_regions or fallback_clients, not both")
-    if source is not None and (regions or clients):
+    # The Lambda extension's source fails over to the SDK (its class says so).
+    fails_over = bool(getattr(type(source), "fails_over_by_sdk", False))
+    if source is not None and (regions or clients) and not fails_over:
         raise TypeError(
             "a source= reads where it reads: compose failover with FailoverSource instead"
         )

@@ -32,10 +32,20 @@ class AsyncFailoverSource(Regions["AsyncSecretSource"]):
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Await GetSecretValue from the first region that answers."""
+        return await self._get(secret_id, version_stage, version_id, past_cache=False)
 
+    async def refresh_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Await GetSecretValue past any cache a source sits before (the extension's)."""
+        return await self._get(secret_id, version_stage, version_id, past_cache=True)
+
+    async def _get(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, *, past_cache: bool
+    ) -> Secret:
         async def call(index: int) -> Secret:
-            source: AsyncSecretSource = self.sources[index]
-            secret = await source.get_secret_value(
+            read = self.reader(self.sources[index], past_cache)
+            secret = await read(
                 self.asked(index, secret_id), version_stage=version_stage, version_id=version_id
             )
             return self.as_asked(secret, secret_id)

@@ -39,13 +39,23 @@ class FailoverSource(Regions["SecretSource"]):
         self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
     ) -> Secret:
         """Call GetSecretValue in the first region that answers."""
+        return self._get(secret_id, version_stage, version_id, past_cache=False)
 
+    def refresh_secret_value(
+        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+    ) -> Secret:
+        """Call GetSecretValue past any cache a source sits before (the Lambda extension's)."""
+        return self._get(secret_id, version_stage, version_id, past_cache=True)
+
+    def _get(
+        self, secret_id: str, version_stage: str | None, version_id: str | None, *, past_cache: bool
+    ) -> Secret:
         def call(index: int) -> Secret:
+            source = self.sources[index]
+            read = self.reader(source, past_cache)
             return self.as_asked(
-                self.sources[index].get_secret_value(
-                    self.asked(index, secret_id),
-                    version_stage=version_stage,
-                    version_id=version_id,
+                read(
+                    self.asked(index, secret_id), version_stage=version_stage, version_id=version_id
                 ),
                 secret_id,
             )

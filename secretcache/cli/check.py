@@ -174,6 +174,22 @@ def _answers_in(args: argparse.Namespace, region: str, here: Secret | None) -> s
     return f"answers: yes, {there.version_id} (AWSCURRENT), {same} as here"
 
 
+def _default_source() -> str:
+    """Say what a SecretCache() built here would read through, and why."""
+    import os
+
+    from .._core.extension_env import choose_source
+    from .._sources.extension_protocol import Endpoint
+
+    try:
+        kind, why = choose_source(os.environ)
+        if kind == "sdk":
+            return f"reads through the SDK (botocore): {why}"
+        return f"reads through the Lambda extension at {Endpoint.from_env(os.environ).url}: {why}"
+    except ValueError as exc:  # a bad SECRETCACHE_SOURCE or port: SecretCache() says so too
+        return f"cannot be built: {exc}"
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .._cache import SecretCache
 
@@ -182,6 +198,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = f"{region}" + (f" at {args.endpoint_url}" if args.endpoint_url else "")
     print(f"secretcache check {args.secret_id}", file=out)
     row(out, "region", where)
+    row(out, "SecretCache()", _default_source())
     _whoami(sts, out)
     here: Secret | None = None
     with SecretCache(client=sm, jitter=0.0) as cache:
