@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -37,9 +38,15 @@ for _var in ("SECRETCACHE_TTL", "POWERTOOLS_PARAMETERS_MAX_AGE"):
     os.environ.pop(_var, None)
 
 REGION = "us-east-1"
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+# A run writes into bench/out/ (git-ignored; SECRETCACHE_BENCH_OUT elsewhere), never into
+# the recorded figures the manual quotes (bench/RESULTS.md, bench/results/): publishing a
+# run is a deliberate step, `make bench-record` (bench/record.py).
+OUT_DIR = os.environ.get("SECRETCACHE_BENCH_OUT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "out"
+)
+RESULTS = os.path.join(OUT_DIR, "RESULTS.md")
 # What a table cannot hold (time series for the plots in docs/benchmarks.md), as JSON.
-DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+DATA_DIR = os.path.join(OUT_DIR, "results")
 
 
 def median(values: list[float]) -> float:
@@ -341,35 +348,46 @@ def machine() -> dict[str, str]:
     }
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace one script's section of RESULTS.md (each bench script owns one)."""
+_SECTION = re.compile(
+    r"<!-- begin (?P<name>[\w.-]+) -->\n(?P<body>.*?)\n<!-- end (?P=name) -->", re.S
+)
+HEADER = (
+    "# secretcache benchmark results\n\n"
+    "Written by the bench scripts (`make bench`) into `bench/out/`, and copied here "
+    "section by section by `make bench-record`; do not edit.\n"
+)
+
+
+def sections(text: str) -> dict[str, str]:
+    """Return each ``<!-- begin NAME -->`` ... ``<!-- end NAME -->`` section's body by name."""
+    return {m["name"]: m["body"] for m in _SECTION.finditer(text)}
+
+
+def merge_section(text: str, name: str, body: str) -> str:
+    """Return ``text`` with section ``name`` replaced by ``body`` (appended if it is new)."""
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
-    try:
-        with open(RESULTS, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = (
-            "# secretcache benchmark results\n\n"
-            "Written by `bench/compare.py`, `bench/fleet.py`, `bench/rotation_logins.py`, "
-            "`bench/outage.py`, `bench/coldstart.py` and `bench/settings.py` (`make bench`);"
-            " do not edit.\n\n"
-            "<!-- begin compare -->\n<!-- end compare -->\n\n"
-            "<!-- begin fleet -->\n<!-- end fleet -->\n\n"
-            "<!-- begin coldstart -->\n<!-- end coldstart -->\n"
-        )
     block = f"{begin}\n{body.rstrip()}\n{end}"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
+        return head + block + tail
+    return text.rstrip() + "\n\n" + block + "\n"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace one script's section of this run's RESULTS.md (each bench script owns one)."""
+    try:
+        with open(RESULTS, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = HEADER
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w", encoding="utf-8") as f:
-        f.write(text)
+        f.write(merge_section(text, name, body))
 
 
 def write_data(name: str, data: dict[str, Any]) -> None:
-    """Write one script's series to ``bench/results/<name>.json`` (bench/plots.py reads it)."""
+    """Write one script's series to ``<OUT_DIR>/results/<name>.json`` (bench/plots.py reads it)."""
     import json
 
     os.makedirs(DATA_DIR, exist_ok=True)

@@ -8,7 +8,7 @@ read through ``ExtensionEmulator`` instead, run in a process of its own in front
 same moto server, as the Lambda extension runs beside the function: the child looks
 like a Lambda function with the layer (``AWS_LAMBDA_FUNCTION_NAME``,
 ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT``, ``AWS_SESSION_TOKEN``). Writes the
-cold-start section of ``bench/RESULTS.md``. ``--quick`` runs 2 rounds (a smoke run whose
+cold-start section of ``bench/out/RESULTS.md``. ``--quick`` runs 2 rounds (a smoke run whose
 figures mean nothing) and writes nothing.
 
 Method: one unrecorded run of every handler first (it writes the bytecode caches, as pip

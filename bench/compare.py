@@ -1,7 +1,7 @@
 """Benchmark secretcache against the anchor libraries, on one shared moto client.
 
 Run with ``make bench`` (or ``.venv/bin/python bench/compare.py``); it rewrites its
-section of ``bench/RESULTS.md``. ``--quick`` shrinks every count (a smoke run whose
+section of ``bench/out/RESULTS.md``. ``--quick`` shrinks every count (a smoke run whose
 figures mean nothing). Every figure is a median of several runs; ratios are taken
 within one run, so a noisy shared machine shifts both sides alike.
 """

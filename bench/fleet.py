@@ -1,7 +1,7 @@
 """Simulate a Lambda fleet: execution environments, each with its own SecretCache.
 
 Run with ``make bench`` (or ``.venv/bin/python bench/fleet.py``); it rewrites its
-section of ``bench/RESULTS.md``. ``--quick`` runs tiny fleets (a smoke run).
+section of ``bench/out/RESULTS.md``. ``--quick`` runs tiny fleets (a smoke run).
 
 Every environment holds a real ``SecretCache`` on one shared ``FakeClock``; all read one
 secret from one shared, counting ``InMemorySource``. Each environment receives requests

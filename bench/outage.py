@@ -1,7 +1,7 @@
 """Simulate a one-hour outage of the primary region, with and without a fallback region.
 
 Run with ``make bench`` (or ``.venv/bin/python bench/outage.py``); it rewrites its section
-of ``bench/RESULTS.md``. ``--quick`` shortens the outage to 10 minutes (a smoke run).
+of ``bench/out/RESULTS.md``. ``--quick`` shortens the outage to 10 minutes (a smoke run).
 
 Method. One in-process moto backend holds a secret in us-east-1, replicated to
 us-west-2 (``AddReplicaRegions``). A ``SecretCache`` built the way a user builds it

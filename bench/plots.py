@@ -1,17 +1,19 @@
 """Draw the plots of docs/benchmarks.md from what the bench scripts recorded.
 
-Run with ``make bench`` (after the scripts) or ``.venv/bin/python bench/plots.py``. The
-hit latencies come from the table in ``bench/RESULTS.md`` that the manual quotes; the
+Run by ``make bench-record`` (after bench/record.py) or ``.venv/bin/python bench/plots.py``.
+The hit latencies come from the table in ``bench/RESULTS.md`` that the manual quotes; the
 fleet's calls per minute and the outage's reads per minute come from the series
-``bench/fleet.py`` and ``bench/outage.py`` write to ``bench/results/*.json``. The SVGs go
+``bench/fleet.py`` and ``bench/outage.py`` recorded in ``bench/results/*.json``. The SVGs go
 to ``docs/img/`` (``--out DIR`` elsewhere); they carry no date, so an unchanged run
-redraws them byte for byte.
+redraws them byte for byte. ``--run`` draws the unrecorded run in ``bench/out/`` into
+``bench/out/img/`` instead (what ``make bench`` does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -27,6 +29,8 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
 DATA = BENCH / "results"
 OUT = BENCH.parent / "docs" / "img"
+# What `make bench` just measured (bench/record.py publishes it).
+RUN = Path(os.environ.get("SECRETCACHE_BENCH_OUT") or BENCH / "out")
 
 # Colours that stay apart for colour-blind readers (Okabe-Ito).
 BLUE, ORANGE, GREEN, RED, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#999999"
@@ -146,17 +150,24 @@ def _save(fig: Any, path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Draw every plot that has data; say which are missing."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT, help="where the SVGs go")
+    parser.add_argument(
+        "--run",
+        action="store_true",
+        help="draw this run's figures (bench/out/) into bench/out/img, not the recorded ones",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="where the SVGs go")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    results, data = (RUN / "RESULTS.md", RUN / "results") if args.run else (RESULTS, DATA)
+    out = args.out or (RUN / "img" if args.run else OUT)
+    out.mkdir(parents=True, exist_ok=True)
     plt.rcParams.update({"svg.hashsalt": "secretcache", "svg.fonttype": "none"})
-    drawn = [plot_hits(RESULTS.read_text(encoding="utf-8"), args.out)]
+    drawn = [plot_hits(results.read_text(encoding="utf-8"), out)]
     for name, plot in (("fleet", plot_fleet), ("outage", plot_outage)):
-        path = DATA / f"{name}.json"
+        path = data / f"{name}.json"
         if not path.exists():
-            print(f"no {path.relative_to(BENCH.parent)}: run bench/{name}.py first")
+            print(f"no {path}: run bench/{name}.py first")
             return 1
-        drawn.append(plot(json.loads(path.read_text(encoding="utf-8")), args.out))
+        drawn.append(plot(json.loads(path.read_text(encoding="utf-8")), out))
     for path in drawn:
         print(f"wrote {path}")
     return 0

@@ -9,7 +9,7 @@ server's own log (``log_connections = on``) and from secretcache's INFO line per
 refusal, failed queries, GetSecretValue calls per rotation, and the time from the
 database change to the first query on the new password. Then queries per second with
 no rotation, with the login gate (at most 2 logins per secret in flight) and without
-it (``_gate.LIMIT = None``), alternated. Writes its own section of ``bench/RESULTS.md``;
+it (``_gate.LIMIT = None``), alternated. Writes its own section of ``bench/out/RESULTS.md``;
 ``--quick`` runs one order and two setups and writes nothing.
 """
 

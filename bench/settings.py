@@ -1,7 +1,7 @@
 """pydantic-settings on the cache: API calls of settings constructions, rotations, threads.
 
 Run with ``make bench`` (or ``.venv/bin/python bench/settings.py``); it rewrites its
-section of ``bench/RESULTS.md``. ``--quick`` runs fewer constructions (a smoke run).
+section of ``bench/out/RESULTS.md``. ``--quick`` runs fewer constructions (a smoke run).
 
 Method. One in-process moto backend holds two secrets, a database secret (a JSON object
 whose ``--`` keys fill a nested model) and an API token secret. One settings model reads

@@ -132,6 +132,36 @@ def _run(argv: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
+START_TRIES = 5
+
+
+def _start(bindir: Path, data: Path, log: Path) -> int:
+    """Start the server on a free port; return the port.
+
+    A port found free is bound by postgres a moment later, and another suite on the same
+    machine (a second clone's ``make test``) may take it in between: then postgres logs
+    "could not bind" and the start is retried on another port.
+    """
+    for _ in range(START_TRIES):
+        port = _free_port()
+        log.unlink(missing_ok=True)  # each try's log says why that try failed
+        command = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "120"]
+        done = subprocess.run(
+            _as_owner([*command, "-o", f"-p {port}", "start"]),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return port
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        if "could not bind" not in text and "Address already in use" not in text:
+            raise RuntimeError(
+                f"pg_ctl start failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
+    raise RuntimeError(f"pg_ctl start: no free port in {START_TRIES} tries")
+
+
 @contextmanager
 def running_cluster() -> Iterator[PostgresCluster]:
     """Create, start, yield, then stop and delete a PostgreSQL cluster."""
@@ -161,11 +191,10 @@ def running_cluster() -> Iterator[PostgresCluster]:
             ],
             "initdb",
         )
-        port = _free_port()
         # Written by us (root may write anywhere); postgres only needs to read them.
         with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(
-                f"\nlisten_addresses = '127.0.0.1'\nport = {port}\n"
+                "\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{root}'\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                 "max_connections = 100\nshared_buffers = 16MB\n"
@@ -181,10 +210,7 @@ def running_cluster() -> Iterator[PostgresCluster]:
             encoding="utf-8",
         )
         started = True
-        _run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "30", "start"],
-            "pg_ctl start",
-        )
+        port = _start(bindir, data, log)
         cluster = PostgresCluster("127.0.0.1", port, APP_DB, APP_USER, str(root))
         with cluster.superuser() as conn:
             conn.execute(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 WORKERS = 8
 MAX_QUERIES = 100_000  # per worker: the loop is bounded even if the driver hangs
-WAIT = 30.0  # seconds a phase may take before the run gives up (a hang guard only)
+WAIT = 120.0  # seconds a phase may take before the run gives up (a hang guard only)
 PHASES_PER_ROTATION = 3  # after createSecret, after setSecret (the window), after finishSecret
 
 

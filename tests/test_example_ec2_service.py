@@ -43,7 +43,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "ec2_service.py"
 SECRET_ID = "prod/app/postgres"
 CLIENTS = 4
 MAX_REQUESTS = 3000  # per client: bounded even if the test's driver hangs
-WAIT = 20.0  # seconds a phase may take before the test gives up (a hang guard only)
+WAIT = 60.0  # seconds a phase may take before the test gives up (a hang guard only)
 REFRESHER = "secretcache-refresh-ahead"
 
 

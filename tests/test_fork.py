@@ -93,7 +93,7 @@ def test_a_child_forked_mid_load_neither_hangs_nor_waits_for_it() -> None:
     report = _scenario("inflight")
     assert "hung" not in report, "the child waited for a load its parent's thread ran"
     assert report["ok"]["value"] == "v1"
-    assert report["ok"]["seconds"] < 15  # a generous bound; a hang would be forever
+    assert report["parent_load_in_flight"]  # the child finished while it was still on the wire
 
 
 def test_refresh_ahead_restarts_in_the_child_on_first_use() -> None:
@@ -110,14 +110,13 @@ def test_refresh_ahead_restarts_in_the_child_on_a_hit_too() -> None:
     assert ok["misses"] == 0  # so no reader of the child ever waited for a load
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEndpoint) -> None:
-    port = _free_port()
+    # gunicorn serves a socket bound here (fd://): a port looked up free and bound later
+    # could be taken meanwhile by another suite running on the same machine.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = int(listener.getsockname()[1])
     server = subprocess.Popen(
         [
             sys.executable,
@@ -127,7 +126,7 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
             "--workers",
             "4",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"fd://{listener.fileno()}",
             "--chdir",
             str(HERE),
             "gunicorn_app:app",
@@ -135,10 +134,12 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
         env=_env(AWS_ENDPOINT_URL=endpoint.url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        pass_fds=(listener.fileno(),),
     )
+    listener.close()  # gunicorn holds its own copy
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a hang guard: a loaded machine starts slowly
         while True:
             try:
                 urllib.request.urlopen(f"{base}/warm-up", timeout=5).read()
@@ -149,7 +150,7 @@ def test_gunicorn_preload_workers_serve_their_own_secrets(endpoint: KeepAliveEnd
         ids = [f"tenant-{n}" for n in range(200)]
 
         def fetch(secret_id: str) -> str:
-            with urllib.request.urlopen(f"{base}/{secret_id}", timeout=30) as answer:
+            with urllib.request.urlopen(f"{base}/{secret_id}", timeout=120) as answer:
                 return str(answer.read().decode())
 
         with ThreadPoolExecutor(16) as pool:

@@ -15,6 +15,7 @@ import logging
 import subprocess
 import sys
 import traceback
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -32,7 +33,7 @@ from secretcache.integrations.psycopg import (
 from secretcache.testing import FaultInjector, finish_rotation, start_rotation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from fixtures_postgres import PostgresCluster
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -105,11 +106,12 @@ def test_a_server_that_is_down_is_not_a_rotation(
     sm: SecretsManagerClient, postgres: PostgresCluster, make_cache: Callable[..., SecretCache]
 ) -> None:
     secret = postgres.secret("p1")
-    secret["port"] = _closed_port()
-    sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(secret))
-    cache = make_cache(ttl=300.0)
-    with pytest.raises(psycopg.OperationalError) as failed:
-        _password(cache, connect_timeout=2)
+    with _refusing_port() as port:
+        secret["port"] = port
+        sm.create_secret(Name=SECRET_ID, SecretString=json.dumps(secret))
+        cache = make_cache(ttl=300.0)
+        with pytest.raises(psycopg.OperationalError) as failed:
+            _password(cache, connect_timeout=2)
     assert not is_auth_failure(failed.value)
     assert _calls(cache) == 1  # no rotation_candidate
 
@@ -302,9 +304,12 @@ def _holds(value: Any, canary: str, depth: int = 0) -> bool:
     return False
 
 
-def _closed_port() -> int:
+@contextmanager
+def _refusing_port() -> Iterator[int]:
+    """Yield a port bound but not listening: connections are refused, and while it is held
+    no other process (a second suite's PostgreSQL) can listen on it."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])

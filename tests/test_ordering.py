@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from secretcache import BatchPage
 
-WAIT = 10.0
+WAIT = 60.0  # a hang guard, not a speed limit
 
 
 class SlowBatch(InMemorySource):

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 TTL = 60.0
-WAIT = 10.0  # seconds a blocked step may take before the test gives up (a hang guard only)
+WAIT = 60.0  # seconds a blocked step may take before the test gives up (a hang guard only)
 
 
 @pytest.fixture

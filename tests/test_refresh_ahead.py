@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from secretcache import Secret
 
 TTL = 1.0  # keeps the thread's real-time poll short (ttl/20, at least 50 ms)
-WAIT = 10.0
+WAIT = 60.0  # a hang guard, not a speed limit
 THREAD = "secretcache-refresh-ahead"
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from secretcache import Secret
 
 # Bounded real waits for threads; a correct cache finishes far sooner.
-WAIT = 10.0
+WAIT = 60.0  # a hang guard, not a speed limit
 
 
 class GatedSource(InMemorySource):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from .._sources.botocore import CLIENT_SETTINGS
 from ..exceptions import InvalidSecretRequestError, SecretCacheError, SecretCredentialsError
+from ._options import check_region, endpoint_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -80,13 +81,20 @@ def connection_options(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
     aws.add_argument(
         "--region",
         dest=f"{prefix}region",
+        metavar="REGION",
         help="AWS region (default: from the environment or profile)",
     )
-    aws.add_argument("--profile", dest=f"{prefix}profile", help="named profile from ~/.aws/config")
+    aws.add_argument(
+        "--profile",
+        dest=f"{prefix}profile",
+        metavar="PROFILE",
+        help="named profile from ~/.aws/config",
+    )
     aws.add_argument(
         "--endpoint-url",
         dest=f"{prefix}endpoint_url",
         metavar="URL",
+        type=endpoint_url,
         help="endpoint for Secrets Manager and STS (VPC endpoint, moto server, LocalStack)",
     )
 
@@ -111,6 +119,13 @@ def clients(
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
+    if region is None and args.region and not _custom_endpoint(args):
+        # Against AWS itself a mistyped --region is a usage error, not an outage (a custom
+        # endpoint, moto or LocalStack, may answer in any region name).
+        try:
+            check_region(args.region)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     try:
         session = boto3.Session(profile_name=args.profile, region_name=region or args.region)
     except BotoCoreError as exc:  # ProfileNotFound and friends
@@ -124,6 +139,13 @@ def clients(
     sm = session.client("secretsmanager", endpoint_url=args.endpoint_url, config=config)
     sts = session.client("sts", endpoint_url=args.endpoint_url, config=config)
     return sm, sts, region
+
+
+def _custom_endpoint(args: argparse.Namespace) -> bool:
+    import os
+
+    named = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    return bool(args.endpoint_url) or any(os.environ.get(name) for name in named)
 
 
 def where_am_i(

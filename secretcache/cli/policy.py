@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._core.identity import looks_suffixed
 from .._core.validate import check_secret_id
 from ._common import EXIT_OK, UsageError, para, valid, where_am_i
+from ._options import Partitions, check_account, check_kms_key, check_options
 
 if TYPE_CHECKING:
     import argparse
@@ -128,13 +129,8 @@ FEATURES: tuple[Feature, ...] = (
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _SECRET_ARN = re.compile(
     r"arn:(?P<partition>[a-z-]+):secretsmanager:(?P<region>[a-z0-9-]+):"
-    r"(?P<account>\d{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
+    r"(?P<account>[0-9]{12}):secret:(?P<name>[A-Za-z0-9/_+=.@-]+)"
 )
-_KEY_ARN = re.compile(
-    r"arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"key/(?P<id>[A-Za-z0-9-]+)"
-)
-_ACCOUNT = re.compile(r"\d{12}")
 _SID = {
     "secret": "ReadTheseSecrets",
     "*": "ActionsWithoutResourceArns",
@@ -142,25 +138,8 @@ _SID = {
 }
 
 
-class _Partitions:
-    """Tell each region's partition from botocore's endpoint data (loaded once per policy)."""
-
-    def __init__(self) -> None:
-        import botocore.session
-
-        self._session = botocore.session.get_session()
-
-    def __call__(self, region: str) -> str:
-        from botocore.exceptions import UnknownRegionError
-
-        try:
-            return str(self._session.get_partition_for_region(region))
-        except UnknownRegionError as exc:
-            raise ValueError(f"unknown AWS region {region!r}") from exc
-
-
 def _secret_arns(
-    secret_id: str, regions: Sequence[str], account: str | None, partition_of: _Partitions
+    secret_id: str, regions: Sequence[str], account: str | None, partition_of: Partitions
 ) -> list[tuple[str, str]]:
     """Return (region, ARN pattern) for one secret in each region it is read in."""
     arn = _SECRET_ARN.fullmatch(secret_id)
@@ -178,7 +157,7 @@ def _secret_arns(
         name = f"{secret_id}-??????"
     else:
         own = arn["region"]
-        if partition_of(own) != arn["partition"]:
+        if partition_of(own, f"{secret_id!r}: region") != arn["partition"]:
             raise ValueError(f"{secret_id!r}: region {own} is not in partition {arn['partition']}")
         where = [(r, partition_of(r), arn["account"]) for r in dict.fromkeys([own, *regions])]
         if any(p != arn["partition"] for _, p, _ in where):
@@ -189,28 +168,20 @@ def _secret_arns(
 
 
 def _key_arns(
-    kms_keys: Iterable[str], regions: Sequence[str], partition_of: _Partitions
+    kms_keys: Iterable[str], regions: Sequence[str], partition_of: Partitions
 ) -> list[tuple[str, str]]:
     """Return (region, key ARN) for each key; a multi-Region key is named in every region."""
     found: dict[str, str] = {}
     for key in kms_keys:
-        arn = _KEY_ARN.fullmatch(key)
-        if arn is None:
+        region, key_id = check_kms_key(key, partition_of)
+        if region not in regions:
             raise ValueError(
-                f"--kms-key {key!r}: give the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); "
-                "an alias or a bare key id cannot scope kms:Decrypt"
+                f"--kms-key {key!r} is in {region}, where no secret is read: add --region {region}"
             )
-        if partition_of(arn["region"]) != arn["partition"]:
-            raise ValueError(f"--kms-key {key!r}: region and partition disagree")
-        if arn["region"] not in regions:
-            raise ValueError(
-                f"--kms-key {key!r} is in {arn['region']}, where no secret is read: "
-                f"add --region {arn['region']}"
-            )
-        found.setdefault(key, arn["region"])
-        if arn["id"].startswith("mrk-"):  # replicas of a multi-Region key share its id
-            for region in regions:
-                found.setdefault(key.replace(f":{arn['region']}:", f":{region}:", 1), region)
+        found.setdefault(key, region)
+        if key_id.startswith("mrk-"):  # replicas of a multi-Region key share its id
+            for other in regions:
+                found.setdefault(key.replace(f":{region}:", f":{other}:", 1), other)
     return [(region, key) for key, region in found.items()]
 
 
@@ -250,10 +221,10 @@ def build_policy(
     """
     if isinstance(secret_ids, str) or not secret_ids:
         raise ValueError("name at least one secret")
-    if account is not None and not _ACCOUNT.fullmatch(account):
-        raise ValueError(f"--account {account!r}: an AWS account id is 12 digits")
+    if account is not None:
+        check_account(account)
     regions = list(dict.fromkeys(regions))
-    partition_of = _Partitions()
+    partition_of = Partitions()
     for region in regions:
         partition_of(region)
     flags = {"--describe": describe, "--prefetch": prefetch, "--filters": filters}
@@ -353,6 +324,10 @@ def add_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for secret_id in args.secret_ids:
         valid(check_secret_id, secret_id)
+    try:
+        check_options(args.region, args.account, args.kms_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     names = not all(s.startswith("arn:") for s in args.secret_ids)
     regions, account = args.region, args.account
     if names and (not regions or account is None):
