@@ -19,7 +19,7 @@ from .rotation import finish_rotation, rotate_secret, start_rotation
 from .sources import AsyncInMemorySource, InMemorySource
 
 if TYPE_CHECKING:
-    from .._emulator import ExtensionEmulator
+    from .emulator import ExtensionEmulator
 
 __all__ = [
     "AsyncInMemorySource",
@@ -45,7 +45,7 @@ del _name
 def __getattr__(name: str) -> object:
     # Served when first asked for: a test kit without the emulator costs no http.server.
     if name == "ExtensionEmulator":
-        from .._emulator import ExtensionEmulator
+        from .emulator import ExtensionEmulator
 
         ExtensionEmulator.__module__ = __name__
         return ExtensionEmulator
