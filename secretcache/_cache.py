@@ -77,7 +77,7 @@ class SecretCache(CacheBase):
 
     _kind = "SecretCache"
     _asynchronous = False
-    _sourcing = partial(build_source, BotocoreSource, False)
+    _sourcing = staticmethod(partial(build_source, BotocoreSource, False))
     _default_source = staticmethod(default_primary)
 
     def __init__(

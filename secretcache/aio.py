@@ -85,7 +85,7 @@ class AsyncSecretCache(CacheBase):
 
     _kind = "AsyncSecretCache"
     _asynchronous = True
-    _sourcing = partial(build_source, AioBotocoreSource, True)
+    _sourcing = staticmethod(partial(build_source, AioBotocoreSource, True))
     _default_source = staticmethod(default_primary)
     _source: AsyncSecretSource
     # asyncio keeps only weak references to tasks: hold the loads until they end.

@@ -37,6 +37,8 @@ def download(requirement: str, filename: str, sha256: str, folder: Path) -> Path
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-deps",
+                # the sdist is only unpacked for its test files, on any Python we test
+                "--ignore-requires-python",
                 "--no-binary",
                 ":all:",
                 requirement,
